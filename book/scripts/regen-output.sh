@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Regenerates the program output the book shows, from real runs of the lessons.
+#
+#   book/scripts/regen-output.sh              every lesson
+#   book/scripts/regen-output.sh lesson-02    one lesson
+#
+# Each book/scripts/lesson-NN.sh runs its lesson's programs and writes what they printed under
+# book/src/output/lesson-NN/, which the chapter includes with {{#include}}. Runs bind 127.0.0.1
+# only. Some steps need tools a learner may not have (tcpdump, strace); a script that lacks one
+# says so and leaves that output as it was.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo build --workspace --bins --quiet
+if [ "$#" -eq 0 ]; then
+  set -- $(cd book/scripts && ls lesson-*.sh | sed 's/\.sh$//')
+fi
+for lesson in "$@"; do
+  echo "== $lesson"
+  mkdir -p "book/src/output/$lesson"
+  bash "book/scripts/$lesson.sh" "book/src/output/$lesson"
+done

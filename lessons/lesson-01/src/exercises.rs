@@ -1,0 +1,45 @@
+//! Lesson 01 exercises. Replace each `todo!()` with your code, then run
+//!
+//! ```text
+//! cargo test -p lesson-01 -- --ignored
+//! ```
+//!
+//! which says, for each exercise, pass or fail with a hint. `src/solutions.rs` holds our answers.
+
+#![allow(unused_variables)] // the stubs do not use their arguments yet
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+// ANCHOR: exercise_1
+/// EXERCISE 1: read one line, however its bytes are split across reads.
+///
+/// A read returns whatever bytes have arrived: part of a line, or more than one line. Read
+/// until `\n` and return the line without its `\n` (or `\r\n`). Do not read past the `\n`: the
+/// next call must find the next line. Return `Ok(None)` if the stream ends before any byte, an
+/// error of kind `UnexpectedEof` if it ends in the middle of a line, and one of kind
+/// `InvalidData` if the line is not UTF-8.
+pub fn read_line(reader: &mut impl Read) -> io::Result<Option<String>> {
+    todo!("exercise 1: read one line across several reads")
+}
+// ANCHOR_END: exercise_1
+
+// ANCHOR: exercise_2
+/// EXERCISE 2: connect, but give up after `timeout` if the server does not answer.
+///
+/// A plain `connect` waits for the handshake as long as the kernel keeps retrying its SYN
+/// (about two minutes on Linux). Return the connected stream, or the error, within `timeout`.
+pub fn connect_with_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    todo!("exercise 2: connect with a timeout")
+}
+// ANCHOR_END: exercise_2
+
+// ANCHOR: exercise_3
+/// EXERCISE 3: listen on 127.0.0.1 on a port the kernel picks, and say which port it picked.
+///
+/// Return the listening socket and its real port number (never 0).
+pub fn listen_on_free_port() -> io::Result<(TcpListener, u16)> {
+    todo!("exercise 3: bind port 0 and report the port")
+}
+// ANCHOR_END: exercise_3

@@ -1,0 +1,8 @@
+//! Lesson 01's library holds its exercises; the server is `src/main.rs` and the client
+//! `src/bin/lesson-01-client.rs`.
+//!
+//! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-01 -- --ignored`.
+//! - [`solutions`]: our answers. Try first, then compare.
+
+pub mod exercises;
+pub mod solutions;

@@ -1,0 +1,188 @@
+//! Black-box tests of lesson 01: the real binaries, real sockets on 127.0.0.1, port 0, and a
+//! deadline on every wait.
+
+use std::net::TcpListener;
+use std::process::Command;
+
+use test_support::{Client, DEADLINE, Server, run_to_end, seed};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_lesson-01");
+const CLIENT: &str = env!("CARGO_BIN_EXE_lesson-01-client");
+
+fn client(addr: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(CLIENT);
+    command.arg("--addr").arg(addr).args(args);
+    command
+}
+
+/// One sentence on stderr, starting with `error:`, and no trace of a panic.
+fn assert_one_sentence(stderr: &str) {
+    assert!(stderr.starts_with("error: "), "stderr: {stderr:?}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr:?}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr:?}");
+}
+
+#[test]
+fn greets_replies_closes_and_exits_zero() {
+    let server = Server::start(SERVER, &[]);
+    let mut conn = Client::connect(server.addr());
+    conn.expect_line("Connected!");
+    conn.send_line("hello");
+    conn.expect_line("received: hello");
+    conn.expect_close();
+
+    let done = server.finish(DEADLINE);
+    assert_eq!(done.code(), Some(0), "stderr: {}", done.stderr);
+    assert!(
+        done.stdout.contains("connection from 127.0.0.1:"),
+        "{}",
+        done.stdout
+    );
+    assert!(done.stdout.contains("message: hello"), "{}", done.stdout);
+}
+
+#[test]
+fn accepts_crlf_and_a_message_without_newline() {
+    for (sent, shown) in [(&b"hello\r\n"[..], "hello"), (b"no newline", "no newline")] {
+        let server = Server::start(SERVER, &[]);
+        let mut conn = Client::connect(server.addr());
+        conn.expect_line("Connected!");
+        conn.send(sent);
+        conn.expect_line(&format!("received: {shown}"));
+        assert_eq!(server.finish(DEADLINE).code(), Some(0));
+    }
+}
+
+#[test]
+fn client_and_server_with_piped_stdin() {
+    let server = Server::start(SERVER, &[]);
+    let out = run_to_end(
+        client(&server.addr().to_string(), &[]),
+        b"hello\n",
+        DEADLINE,
+    );
+    assert_eq!(out.code(), Some(0), "stderr: {}", out.stderr);
+    // No prompt: stdin is not a terminal.
+    assert_eq!(out.stdout, "Connected!\nreceived: hello\n");
+    assert_eq!(server.finish(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn client_takes_the_message_from_its_arguments() {
+    let server = Server::start(SERVER, &[]);
+    let out = run_to_end(
+        client(&server.addr().to_string(), &["hello", "world"]),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.stdout, "Connected!\nreceived: hello world\n");
+    assert_eq!(server.finish(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn port_in_use_is_one_sentence_and_exit_one() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut command = Command::new(SERVER);
+    command.arg("--addr").arg(&addr);
+    let out = run_to_end(command, b"", DEADLINE);
+    assert_eq!(out.code(), Some(1));
+    assert_one_sentence(&out.stderr);
+    assert!(out.stderr.contains("already in use"), "{}", out.stderr);
+}
+
+#[test]
+fn malformed_addr_is_one_sentence_and_exit_one() {
+    for bad in ["not-an-address", "127.0.0.1", "127.0.0.1:99999"] {
+        let mut command = Command::new(SERVER);
+        command.arg("--addr").arg(bad);
+        let out = run_to_end(command, b"", DEADLINE);
+        assert_eq!(out.code(), Some(1), "--addr {bad}");
+        assert_one_sentence(&out.stderr);
+
+        let out = run_to_end(client(bad, &["hi"]), b"", DEADLINE);
+        assert_eq!(out.code(), Some(1), "client --addr {bad}");
+        assert_one_sentence(&out.stderr);
+    }
+}
+
+#[test]
+fn connection_refused_is_one_sentence_and_exit_one() {
+    // A port that was free a moment ago and has nobody listening now.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = run_to_end(client(&addr.to_string(), &["hi"]), b"", DEADLINE);
+    assert_eq!(out.code(), Some(1));
+    assert_one_sentence(&out.stderr);
+    assert!(out.stderr.contains("refused"), "{}", out.stderr);
+}
+
+#[test]
+fn client_that_sends_nothing_and_leaves() {
+    let server = Server::start(SERVER, &[]);
+    let mut conn = Client::connect(server.addr());
+    conn.expect_line("Connected!");
+    drop(conn);
+    let done = server.finish(DEADLINE);
+    assert_eq!(done.code(), Some(1));
+    assert_one_sentence(&done.stderr);
+    assert!(done.stderr.contains("without sending"), "{}", done.stderr);
+}
+
+#[test]
+fn client_that_connects_and_says_nothing_is_timed_out() {
+    let server = Server::start(SERVER, &["--idle-timeout", "1"]);
+    let mut conn = Client::connect(server.addr());
+    conn.expect_line("Connected!");
+    conn.expect_close();
+    let done = server.finish(DEADLINE);
+    assert_eq!(done.code(), Some(1));
+    assert_one_sentence(&done.stderr);
+    assert!(done.stderr.contains("sent nothing"), "{}", done.stderr);
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_shown_lossily() {
+    let server = Server::start(SERVER, &[]);
+    let mut conn = Client::connect(server.addr());
+    conn.expect_line("Connected!");
+    conn.send(b"\xff\xfehi\n");
+    conn.expect_line("received: \u{FFFD}\u{FFFD}hi");
+    let done = server.finish(DEADLINE);
+    assert_eq!(done.code(), Some(0), "stderr: {}", done.stderr);
+}
+
+#[test]
+fn help_works_on_both_binaries() {
+    for bin in [SERVER, CLIENT] {
+        let mut command = Command::new(bin);
+        command.arg("--help");
+        let out = run_to_end(command, b"", DEADLINE);
+        assert_eq!(out.code(), Some(0));
+        assert!(out.stdout.contains("--addr"), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn the_original_python_client_talks_to_our_server() {
+    let server = Server::start(SERVER, &[]);
+    // client.py reads a line, sends it without a newline, prints what one recv returns, and
+    // loops until it reads `exit`.
+    let command = match seed::command("client.py", server.addr().port(), 0) {
+        Ok(command) => command,
+        Err(reason) => {
+            return seed::skip("the_original_python_client_talks_to_our_server", &reason);
+        }
+    };
+    let out = run_to_end(command, "hello\nexit\n".as_bytes(), DEADLINE);
+    assert!(out.stdout.contains("Connected!"), "stdout: {}", out.stdout);
+    assert!(
+        out.stdout.contains("received: hello"),
+        "stdout: {}",
+        out.stdout
+    );
+    assert_eq!(out.code(), Some(0), "stderr: {}", out.stderr);
+    assert_eq!(server.finish(DEADLINE).code(), Some(0));
+}

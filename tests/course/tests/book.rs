@@ -1,0 +1,79 @@
+//! The book tells the truth about the code: includes, anchors, links and images all resolve,
+//! every lesson has a chapter, and no chapter copies lesson code instead of including it.
+
+use std::fs;
+use std::path::Path;
+
+use course::check_book;
+use test_support::workspace_root;
+
+#[test]
+fn the_book_has_no_broken_includes_anchors_links_or_images() {
+    let problems = check_book(&workspace_root());
+    assert!(
+        problems.is_empty(),
+        "the book has problems:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The check must be able to fail: on a small book broken in every way it looks for, it reports
+/// each breakage, and on the same book repaired it reports nothing.
+#[test]
+fn the_book_check_reports_each_kind_of_breakage() {
+    let root = std::env::temp_dir().join(format!("course-book-check-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    let write = |path: &str, text: &str| {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    };
+    let lesson_code = "// ANCHOR: main\nfn main() {\n    let listener = bind();\n    \
+                       let (stream, peer) = listener.accept();\n    serve(stream, peer);\n    \
+                       println!(\"done\");\n}\n// ANCHOR_END: main\n";
+    write("lessons/lesson-01/Cargo.toml", "[package]\n");
+    write("lessons/lesson-01/src/main.rs", lesson_code);
+    write("lessons/lesson-02/Cargo.toml", "[package]\n");
+    write("lessons/lesson-02/src/main.rs", "fn main() {}\n");
+    write("book/src/images/ok.svg", "<svg/>");
+    write(
+        "book/src/SUMMARY.md",
+        "# Summary\n\n- [One](ch1.md)\n- [Gone](gone.md)\n",
+    );
+    let good = "# One\n\n## Run it\n\n```rust\n{{#include ../../lessons/lesson-01/src/main.rs:main}}\n```\n\n\
+                See [running](#run-it) and ![ok](images/ok.svg).\n";
+    let broken = "\n```rust\n{{#include ../../lessons/lesson-01/src/nope.rs}}\n```\n\
+                  ```rust\n{{#include ../../lessons/lesson-01/src/main.rs:no_anchor}}\n```\n\
+                  [a](missing.md) [b](#no-such-heading) ![c](images/missing.svg)\n\
+                  ```rust\nfn main() {\n    let listener = bind();\n    let (stream, peer) = listener.accept();\n    \
+                  serve(stream, peer);\n    println!(\"done\");\n}\n```\n";
+    write("book/src/ch1.md", &format!("{good}{broken}"));
+
+    let problems = check_book(&root);
+    let expect = [
+        "gone.md, which does not exist",
+        "includes ../../lessons/lesson-01/src/nope.rs, which does not exist",
+        "anchor `no_anchor`",
+        "broken link: missing.md",
+        "#no-such-heading",
+        "broken image: images/missing.svg",
+        "copies lesson code",
+        "lessons/lesson-02 has no chapter",
+    ];
+    for needle in expect {
+        assert!(
+            problems.iter().any(|p| p.contains(needle)),
+            "no problem mentions {needle:?}; problems:\n{}",
+            problems.join("\n")
+        );
+    }
+    assert_eq!(problems.len(), expect.len(), "{problems:#?}");
+
+    // Repaired, the same book passes: the check does not complain about what is right.
+    write("book/src/SUMMARY.md", "# Summary\n\n- [One](ch1.md)\n");
+    write("book/src/ch1.md", good);
+    fs::remove_dir_all(root.join("lessons/lesson-02")).unwrap();
+    assert_eq!(check_book(&root), Vec::<String>::new());
+    fs::remove_dir_all(&root).unwrap();
+    assert!(!Path::new(&root).exists());
+}
