@@ -10,6 +10,10 @@
 # says so and leaves that output as it was.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# The runs use the lessons' default address, 127.0.0.1:8888, as a learner would: one
+# regeneration at a time on this machine.
+exec 9>/tmp/course-regen-output.lock
+flock 9
 cargo build --workspace --bins --quiet
 if [ "$#" -eq 0 ]; then
   set -- $(cd book/scripts && ls lesson-*.sh | sed 's/\.sh$//')
