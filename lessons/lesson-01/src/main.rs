@@ -154,9 +154,12 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
 /// Turns a failed bind into one sentence that says what to do.
 fn explain_bind_error(addr: SocketAddr, e: io::Error) -> String {
     match e.kind() {
+        // Either a server is listening there, or a connection on this port closed a moment
+        // ago and waits in TIME_WAIT: this socket does not set SO_REUSEADDR (chapter 2 does).
         ErrorKind::AddrInUse => format!(
-            "address {addr} is already in use: another program is listening there; \
-             stop it, or choose another port with --addr (port 0 picks a free one)"
+            "address {addr} is already in use: another server is listening there, or a \
+             connection on it closed less than a minute ago (TIME_WAIT); stop the other \
+             server, wait a minute, or choose another port with --addr (port 0 picks a free one)"
         ),
         ErrorKind::AddrNotAvailable => {
             format!("address {addr} does not belong to this machine; try 127.0.0.1")
