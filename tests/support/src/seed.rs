@@ -1,9 +1,10 @@
 //! Running the original Python programs (`../shared/seed-python/`) unmodified.
 //!
 //! They hard-code `127.0.0.1:8888`, and no test may depend on that port. A small wrapper,
-//! [`WRAPPER`], patches `socket.bind` and `socket.connect` before running the script: a server
-//! binds port 0 instead and prints `listening on ADDR` (the course's convention, so
-//! [`crate::Server`] can start it), and a client connects to the port we give it instead.
+//! [`WRAPPER`], patches `socket.bind`, `socket.listen` and `socket.connect` before running the
+//! script: a server binds port 0 instead and, once it listens, prints `listening on ADDR` (the
+//! course's convention, so [`crate::Server`] can start it and connect at once), and a client
+//! connects to the port we give it instead.
 //! The scripts themselves are read from `shared/` as they are.
 
 use std::path::PathBuf;
@@ -19,14 +20,18 @@ import resource, runpy, socket, sys
 script, port, vm_limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 if vm_limit:
     resource.setrlimit(resource.RLIMIT_AS, (vm_limit, vm_limit))
-real_bind, real_connect = socket.socket.bind, socket.socket.connect
+real_bind, real_listen = socket.socket.bind, socket.socket.listen
+real_connect = socket.socket.connect
 def bind(self, address):
     real_bind(self, (address[0], 0))
+def listen(self, *backlog):
+    real_listen(self, *backlog)
     host, bound = self.getsockname()[:2]
     print("listening on %s:%d" % (host, bound), flush=True)
 def connect(self, address):
     real_connect(self, (address[0], port))
 socket.socket.bind = bind
+socket.socket.listen = listen
 socket.socket.connect = connect
 sys.argv = [script]
 runpy.run_path(script, run_name="__main__")
