@@ -78,7 +78,7 @@ fn run(args: &Args) -> Result<(), String> {
                 // A connection that was reset while it waited in the queue, or too many open
                 // files: nothing to do with the next client. Pause so a persistent error
                 // cannot turn this loop into a busy loop.
-                eprintln!("accept failed: {e}");
+                log(format!("accept failed: {e}"));
                 thread::sleep(Duration::from_millis(100));
             }
         }
@@ -134,12 +134,13 @@ fn serve(stream: TcpStream, peer: SocketAddr, idle: Duration) {
     match &end {
         End::Exit => println!("{peer}: said exit after {}", count(messages)),
         End::Closed => println!("{peer}: closed the connection after {}", count(messages)),
-        End::ClosedMidLine(n) => {
-            eprintln!("{peer}: disconnected mid-line, {n} bytes after the last newline")
-        }
-        End::TooLong => eprintln!("{peer}: sent a line over {MAX_LINE} bytes; closed"),
-        End::Idle => eprintln!("{peer}: silent for {idle:?}; closed"),
-        End::Failed(e) => eprintln!("{peer}: {}", describe_failure(e)),
+        End::ClosedMidLine(n) => log(format!(
+            "{peer}: closed the connection mid-line; its last {n} bytes had no newline and got \
+             no reply"
+        )),
+        End::TooLong => log(format!("{peer}: sent a line over {MAX_LINE} bytes; closed")),
+        End::Idle => log(format!("{peer}: silent for {idle:?}; closed")),
+        End::Failed(e) => log(format!("{peer}: {}", describe_failure(e))),
     }
     // close(): dropping the stream closes the socket. If the client closed first, this sends
     // our FIN; after hang_up, our FIN is already out and this just releases the socket.
@@ -178,7 +179,7 @@ fn converse(stream: &TcpStream, peer: SocketAddr, idle: Duration, messages: &mut
                 (format!("message {messages}: {text}"), None)
             }
             Ok(Line::NotUtf8) => {
-                eprintln!("{peer}: sent a line that is not UTF-8");
+                log(format!("{peer}: sent a line that is not UTF-8"));
                 ("error: not UTF-8".to_string(), None)
             }
             Ok(Line::TooLong) => ("error: line too long".to_string(), Some(End::TooLong)),
@@ -271,6 +272,12 @@ fn hang_up(stream: &TcpStream) {
     }
 }
 // ANCHOR_END: hang_up
+
+/// One line on stderr for something that went wrong, written in one piece: eprintln! writes
+/// each part of its format string separately.
+fn log(line: String) {
+    let _ = io::stderr().write_all(format!("{line}\n").as_bytes());
+}
 
 /// "1 message", "2 messages".
 fn count(messages: u64) -> String {

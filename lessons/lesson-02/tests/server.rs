@@ -177,7 +177,7 @@ fn a_client_that_vanishes_mid_line_costs_one_log_line() {
     conn.send(b"half a li");
     drop(conn);
     let log = expect_one_log_line(&server, "mid-line");
-    assert!(log.contains("9 bytes"), "{log}");
+    assert!(log.contains("last 9 bytes"), "{log}");
     still_serving(&server);
 }
 
