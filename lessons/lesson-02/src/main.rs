@@ -93,8 +93,9 @@ fn listen(addr: SocketAddr, reuse_addr: bool) -> io::Result<TcpListener> {
 
     // SO_REUSEADDR must be set BEFORE bind. It lets bind() succeed while old connections on
     // this port are still in TIME_WAIT, as they are for a minute after the server closed a
-    // connection first. It does NOT let two programs listen on the same port: that bind
-    // still fails with "address in use".
+    // connection first (on Linux, only if the sockets that left them had it too: so set it on
+    // every run). It does NOT let two programs listen on the same port: that bind still fails
+    // with "address in use".
     socket.set_reuse_address(reuse_addr)?;
 
     socket.bind(&addr.into())?;

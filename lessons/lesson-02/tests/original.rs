@@ -155,7 +155,7 @@ fn the_original_spins_on_a_half_close() {
     // A program waiting for input uses no CPU at all; this one burns a core (often all of it,
     // less when the machine is busy with other work).
     assert!(
-        share > 0.2,
+        share > 0.1,
         "server.py used only {:.0}% of a core",
         share * 100.0
     );
