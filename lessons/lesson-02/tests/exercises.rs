@@ -4,8 +4,10 @@
 //! - on deliberately wrong answers (the `wrong` module below): it must fail;
 //! - on your stub (`src/exercises.rs`): `cargo test -p lesson-02 -- --ignored` runs these.
 
+use std::any::Any;
 use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -45,16 +47,60 @@ fn connected_pair() -> Result<(TcpStream, TcpStream), String> {
     Ok((client, server))
 }
 
-/// Runs `serve` on the server's end, on a thread of its own; the result comes on the channel.
+/// The function under test, running on the server's end on a thread of its own.
+struct Served<T> {
+    outcome: mpsc::Receiver<Result<io::Result<T>, String>>,
+}
+
+/// Starts `serve` on the server's end, on a thread of its own.
 fn serve_on_thread<T: Send + 'static>(
     server: TcpStream,
     serve: impl FnOnce(TcpStream) -> io::Result<T> + Send + 'static,
-) -> mpsc::Receiver<io::Result<T>> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(serve(server));
-    });
-    rx
+) -> Served<T> {
+    let (tx, outcome) = mpsc::channel();
+    // The name marks it as part of a check: test-support then reports a panic here (such as a
+    // stub's todo!()) instead of printing it with a backtrace.
+    thread::Builder::new()
+        .name("exercise-check".to_string())
+        .spawn(move || {
+            let result = panic::catch_unwind(AssertUnwindSafe(|| serve(server)));
+            let _ = tx.send(result.map_err(describe_panic));
+        })
+        .expect("a thread for the function under test");
+    Served { outcome }
+}
+
+impl<T> Served<T> {
+    /// What the function returned, if it did within `timeout`; `Err` if it panicked.
+    fn returned(&self, timeout: Duration) -> Result<Option<io::Result<T>>, String> {
+        match self.outcome.recv_timeout(timeout) {
+            Ok(Ok(result)) => Ok(Some(result)),
+            Ok(Err(panic)) => Err(panic),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// `problem`, seen from the client's side, unless the function panicked: a panic closes the
+    /// connection too, and is the better explanation.
+    fn blame(&self, problem: String) -> String {
+        match self.outcome.recv_timeout(Duration::from_millis(500)) {
+            Ok(Err(panic)) => panic,
+            _ => problem,
+        }
+    }
+}
+
+fn describe_panic(payload: Box<dyn Any + Send>) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string());
+    if message.starts_with("not yet implemented") {
+        format!("the stub still says todo!() ({message})")
+    } else {
+        format!("it panicked: {message}")
+    }
 }
 
 /// Everything the client's end reads until the end of the stream, or how that failed.
@@ -278,33 +324,30 @@ fn check_reply_and_close(reply_and_close: ReplyAndClose) -> Result<(), String> {
     let done = serve_on_thread(server, move |s| reply_and_close(s, b"bye\n", LINGER_LONG));
     let got = read_until_end(&client);
     let uploaded = upload.join().expect("the upload thread does not panic");
-    match got {
-        Ok(got) if got == b"bye\n" => {}
-        Ok(got) => {
-            return Err(format!(
-                "case 1: the client expected \"bye\\n\" and the end of the stream, got {:?}",
-                String::from_utf8_lossy(&got)
-            ));
-        }
-        Err((got, e)) => {
-            return Err(format!(
-                "case 1: the client read {:?}, then the connection broke ({e}): the server \
-                 closed with unread bytes, which sends RST instead of FIN",
-                String::from_utf8_lossy(&got)
-            ));
-        }
-    }
-    if let Err(e) = uploaded {
-        return Err(format!(
+    let seen = match got {
+        Ok(got) if got == b"bye\n" => Ok(()),
+        Ok(got) => Err(format!(
+            "case 1: the client expected \"bye\\n\" and the end of the stream, got {:?}",
+            String::from_utf8_lossy(&got)
+        )),
+        Err((got, e)) => Err(format!(
+            "case 1: the client read {:?}, then the connection broke ({e}): the server \
+             closed with unread bytes, which sends RST instead of FIN",
+            String::from_utf8_lossy(&got)
+        )),
+    };
+    seen.and(uploaded.map_err(|e| {
+        format!(
             "case 1: the client's upload after `exit` failed ({e}): the server closed without \
              reading what the client still sent, so its kernel answered with RST"
-        ));
-    }
+        )
+    }))
+    .map_err(|problem| done.blame(problem))?;
     drop(client);
-    match done.recv_timeout(Duration::from_secs(5)) {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("case 1: it returned an error: {e}")),
-        Err(_) => {
+    match done.returned(Duration::from_secs(5))? {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(format!("case 1: it returned an error: {e}")),
+        None => {
             return Err(
                 "case 1: the client closed, but it was still running 5 s later".to_string(),
             );
@@ -316,21 +359,18 @@ fn check_reply_and_close(reply_and_close: ReplyAndClose) -> Result<(), String> {
     let started = Instant::now();
     let linger = Duration::from_secs(2);
     let done = serve_on_thread(server, move |s| reply_and_close(s, b"bye\n", linger));
-    match read_until_end(&client) {
-        Ok(got) if got == b"bye\n" => {}
-        Ok(got) => {
-            return Err(format!(
-                "case 2: expected \"bye\\n\" and the end of the stream, got {:?}",
-                String::from_utf8_lossy(&got)
-            ));
-        }
-        Err((got, e)) => {
-            return Err(format!(
-                "case 2: the client read {:?}, then {e}",
-                String::from_utf8_lossy(&got)
-            ));
-        }
-    }
+    let seen = match read_until_end(&client) {
+        Ok(got) if got == b"bye\n" => Ok(()),
+        Ok(got) => Err(format!(
+            "case 2: expected \"bye\\n\" and the end of the stream, got {:?}",
+            String::from_utf8_lossy(&got)
+        )),
+        Err((got, e)) => Err(format!(
+            "case 2: the client read {:?}, then {e}",
+            String::from_utf8_lossy(&got)
+        )),
+    };
+    seen.map_err(|problem| done.blame(problem))?;
     if started.elapsed() > Duration::from_secs(1) {
         return Err(format!(
             "case 2: the client saw the end of the stream only after {:?}: send FIN (shutdown) \
@@ -338,10 +378,10 @@ fn check_reply_and_close(reply_and_close: ReplyAndClose) -> Result<(), String> {
             started.elapsed()
         ));
     }
-    match done.recv_timeout(linger + Duration::from_secs(1)) {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("case 2: it returned an error: {e}")),
-        Err(_) => Err(format!(
+    match done.returned(linger + Duration::from_secs(1))? {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(format!("case 2: it returned an error: {e}")),
+        None => Err(format!(
             "case 2: a client that never closes held it for more than the linger of {linger:?} \
              plus 1 s"
         )),
@@ -421,45 +461,46 @@ fn check_answer_until_half_close(answer: AnswerUntilHalfClose) -> Result<(), Str
         let (mut client, server) = connected_pair()?;
         client.set_nodelay(true).unwrap();
         let done = serve_on_thread(server, answer);
-        for step in steps {
-            match step {
-                Send(bytes) => client
-                    .write_all(bytes)
-                    .map_err(|e| format!("{case}: {e}"))?,
-                Expect(line) => {
-                    let got = read_one_line(&client).map_err(|e| format!("{case}: {e}"))?;
-                    if got != line.as_bytes() {
-                        return Err(format!(
-                            "{case}: expected {line:?}, got {:?}",
-                            abbreviate(&got)
-                        ));
-                    }
+        client_side(&mut client, steps, expected)
+            .map_err(|problem| done.blame(format!("{case}: {problem}")))?;
+        match done.returned(Duration::from_secs(5))? {
+            Some(Ok(n)) if n == count => {}
+            Some(Ok(n)) => return Err(format!("{case}: returned {n}, expected {count}")),
+            Some(Err(e)) => return Err(format!("{case}: returned an error: {e}")),
+            None => return Err(format!("{case}: still running 5 s after the half-close")),
+        }
+    }
+    Ok(())
+}
+
+/// The client's steps, then its half-close, then every reply until the end of the stream.
+fn client_side(client: &mut TcpStream, steps: Vec<Step>, expected: &str) -> Result<(), String> {
+    for step in steps {
+        match step {
+            Step::Send(bytes) => client.write_all(bytes).map_err(|e| e.to_string())?,
+            Step::Expect(line) => {
+                let got = read_one_line(client).map_err(|e| e.to_string())?;
+                if got != line.as_bytes() {
+                    return Err(format!("expected {line:?}, got {:?}", abbreviate(&got)));
                 }
             }
         }
-        // shutdown(Write): the client's FIN. It can still read the replies.
-        client.shutdown(Shutdown::Write).map_err(|e| {
-            format!("{case}: the connection was closed before the client was done ({e})")
-        })?;
-        let got = read_until_end(&client).map_err(|(got, e)| {
-            format!(
-                "{case}: the client read {:?}, then {e}",
-                String::from_utf8_lossy(&got)
-            )
-        })?;
-        if got != expected.as_bytes() {
-            return Err(format!(
-                "{case}: after the half-close, expected {expected:?} and the end of the stream, \
-                 got {:?}",
-                abbreviate(&got)
-            ));
-        }
-        match done.recv_timeout(Duration::from_secs(5)) {
-            Ok(Ok(n)) if n == count => {}
-            Ok(Ok(n)) => return Err(format!("{case}: returned {n}, expected {count}")),
-            Ok(Err(e)) => return Err(format!("{case}: returned an error: {e}")),
-            Err(_) => return Err(format!("{case}: still running 5 s after the half-close")),
-        }
+    }
+    // shutdown(Write): the client's FIN. It can still read the replies.
+    client
+        .shutdown(Shutdown::Write)
+        .map_err(|e| format!("the connection was closed before the client was done ({e})"))?;
+    let got = read_until_end(client).map_err(|(got, e)| {
+        format!(
+            "the client read {:?}, then {e}",
+            String::from_utf8_lossy(&got)
+        )
+    })?;
+    if got != expected.as_bytes() {
+        return Err(format!(
+            "after the half-close, expected {expected:?} and the end of the stream, got {:?}",
+            abbreviate(&got)
+        ));
     }
     Ok(())
 }
