@@ -6,6 +6,7 @@
 //! - [`run_to_end`] runs a program (a client, or a server that should fail) to completion.
 //! - [`Client`] is a line-oriented TCP client whose every read and write has a deadline.
 //! - [`exercise`] runs a learner's exercise with a deadline and reports pass or fail with a hint.
+//! - [`observe`] looks through `/proc`: a process's CPU time, the TCP sockets and their states.
 //! - [`seed`] runs the original Python programs from `../shared/seed-python/`, unmodified.
 //!
 //! Nothing here sleeps to synchronise: every wait is on an event (a line, an exit, a byte) and
@@ -13,6 +14,7 @@
 
 pub mod client;
 pub mod exercise;
+pub mod observe;
 pub mod process;
 pub mod seed;
 

@@ -1,0 +1,701 @@
+//! The checks for lesson 02's exercises, each written once and run three ways:
+//!
+//! - on our solution (`src/solutions.rs`): it must pass;
+//! - on deliberately wrong answers (the `wrong` module below): it must fail;
+//! - on your stub (`src/exercises.rs`): `cargo test -p lesson-02 -- --ignored` runs these.
+
+use std::any::Any;
+use std::io::{self, BufRead, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lesson_02::{exercises, solutions};
+use test_support::exercise::{Exercise, assert_fails, report, run_bounded};
+
+const EXERCISE_1: Exercise = Exercise {
+    number: 1,
+    task: "read a line with a length limit",
+    hint: "wrap the reader in take(max + 2) before read_until(b'\\n'), so it stops even when \
+           no newline comes; no newline in what you got means too long (or end of stream)",
+};
+const EXERCISE_2: Exercise = Exercise {
+    number: 2,
+    task: "send the last reply and close in the right order",
+    hint: "closing a socket that holds unread bytes sends RST, not FIN: write the reply, \
+           shutdown(Shutdown::Write), then read and discard until 0 bytes, an error or the \
+           linger deadline (set_read_timeout), and only then drop the stream",
+};
+const EXERCISE_3: Exercise = Exercise {
+    number: 3,
+    task: "answer every line, then stop at the half-close",
+    hint: "put a BufReader in front of the stream and loop on read_line; a read of 0 bytes \
+           means the client has shut down its side: return, do not read again",
+};
+
+/// A connected pair on 127.0.0.1: (the client's end, the server's end).
+fn connected_pair() -> Result<(TcpStream, TcpStream), String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let client = TcpStream::connect(listener.local_addr().unwrap()).map_err(|e| e.to_string())?;
+    let (server, _) = listener.accept().map_err(|e| e.to_string())?;
+    for end in [&client, &server] {
+        end.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        end.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    Ok((client, server))
+}
+
+/// The function under test, running on the server's end on a thread of its own.
+struct Served<T> {
+    outcome: mpsc::Receiver<Result<io::Result<T>, String>>,
+}
+
+/// Starts `serve` on the server's end, on a thread of its own.
+fn serve_on_thread<T: Send + 'static>(
+    server: TcpStream,
+    serve: impl FnOnce(TcpStream) -> io::Result<T> + Send + 'static,
+) -> Served<T> {
+    let (tx, outcome) = mpsc::channel();
+    // The name marks it as part of a check: test-support then reports a panic here (such as a
+    // stub's todo!()) instead of printing it with a backtrace.
+    thread::Builder::new()
+        .name("exercise-check".to_string())
+        .spawn(move || {
+            let result = panic::catch_unwind(AssertUnwindSafe(|| serve(server)));
+            let _ = tx.send(result.map_err(describe_panic));
+        })
+        .expect("a thread for the function under test");
+    Served { outcome }
+}
+
+impl<T> Served<T> {
+    /// What the function returned, if it did within `timeout`; `Err` if it panicked.
+    fn returned(&self, timeout: Duration) -> Result<Option<io::Result<T>>, String> {
+        match self.outcome.recv_timeout(timeout) {
+            Ok(Ok(result)) => Ok(Some(result)),
+            Ok(Err(panic)) => Err(panic),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// `problem`, seen from the client's side, unless the function panicked: a panic closes the
+    /// connection too, and is the better explanation.
+    fn blame(&self, problem: String) -> String {
+        match self.outcome.recv_timeout(Duration::from_millis(500)) {
+            Ok(Err(panic)) => panic,
+            _ => problem,
+        }
+    }
+}
+
+fn describe_panic(payload: Box<dyn Any + Send>) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string());
+    if message.starts_with("not yet implemented") {
+        format!("the stub still says todo!() ({message})")
+    } else {
+        format!("it panicked: {message}")
+    }
+}
+
+/// Everything the client's end reads until the end of the stream, or how that failed.
+fn read_until_end(client: &TcpStream) -> Result<Vec<u8>, (Vec<u8>, io::Error)> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match (&*client).read(&mut buf) {
+            Ok(0) => return Ok(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err((got, e)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exercise 1: read a line with a length limit.
+
+/// A buffered reader that hands out its bytes in the chunks given, the way a socket hands out
+/// bytes as they happen to arrive, and counts how many bytes were consumed.
+struct Chunks {
+    chunks: Vec<Vec<u8>>,
+    /// After the chunks: this many more bytes of `a`, 4096 at a time, and no newline.
+    endless: usize,
+    consumed: usize,
+    spare: Vec<u8>,
+}
+
+impl Chunks {
+    fn new(chunks: &[&[u8]]) -> Chunks {
+        Chunks {
+            chunks: chunks.iter().rev().map(|c| c.to_vec()).collect(),
+            endless: 0,
+            consumed: 0,
+            spare: Vec::new(),
+        }
+    }
+
+    /// A line that never ends (well: 8 MiB of `a`, then the end of the stream).
+    fn endless() -> Chunks {
+        Chunks {
+            endless: 8 << 20,
+            ..Chunks::new(&[])
+        }
+    }
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Chunks {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.chunks.is_empty() && self.endless > 0 {
+            let n = self.endless.min(4096);
+            self.endless -= n;
+            self.chunks.push(vec![b'a'; n]);
+        }
+        Ok(self.chunks.last().map(Vec::as_slice).unwrap_or(&self.spare))
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.drain(..n.min(chunk.len()));
+            if chunk.is_empty() {
+                self.chunks.pop();
+            }
+            self.consumed += n;
+        }
+    }
+}
+
+type ReadLimited = fn(&mut dyn BufRead, usize) -> io::Result<Option<Vec<u8>>>;
+
+fn check_read_line_limited(read: ReadLimited) -> Result<(), String> {
+    let text = |line: &Option<Vec<u8>>| line.as_ref().map(|l| String::from_utf8_lossy(l).into());
+    let expect = |chunks: &[&[u8]], max: usize, want: &[Option<&str>], case: &str| {
+        let mut reader = Chunks::new(chunks);
+        for expected in want {
+            let got = read(&mut reader, max).map_err(|e| format!("{case}: error {e}"))?;
+            let got: Option<String> = text(&got);
+            if got.as_deref() != *expected {
+                return Err(format!("{case}: expected {expected:?}, got {got:?}"));
+            }
+        }
+        Ok::<(), String>(())
+    };
+    let expect_error = |mut reader: Chunks, max: usize, kind: ErrorKind, case: &str| match read(
+        &mut reader,
+        max,
+    ) {
+        Err(e) if e.kind() == kind => Ok(reader.consumed),
+        Err(e) => Err(format!(
+            "{case}: expected an error of kind {kind:?}, got {e:?}"
+        )),
+        Ok(line) => Err(format!(
+            "{case}: expected an error of kind {kind:?}, got the line {:?}",
+            text(&line)
+        )),
+    };
+
+    expect(
+        &[b"hel", b"lo\nwor", b"ld\r\n"],
+        16,
+        &[Some("hello"), Some("world"), None],
+        "two lines split and glued across reads",
+    )?;
+    let sixteen = b"0123456789abcdef";
+    expect(
+        &[sixteen, b"\n", sixteen, b"\r\n"],
+        16,
+        &[Some("0123456789abcdef"), Some("0123456789abcdef")],
+        "lines of exactly max = 16 bytes (a line may be as long as max)",
+    )?;
+    expect_error(
+        Chunks::new(&[sixteen, b"X\n"]),
+        16,
+        ErrorKind::InvalidData,
+        "a line of 17 bytes with max = 16",
+    )?;
+    expect_error(
+        Chunks::new(&[b"abc"]),
+        16,
+        ErrorKind::UnexpectedEof,
+        "a stream that ends in the middle of a line",
+    )?;
+    let consumed = expect_error(
+        Chunks::endless(),
+        16,
+        ErrorKind::InvalidData,
+        "a line with no newline in 8 MiB, max = 16",
+    )?;
+    if consumed > 16 + 8192 {
+        return Err(format!(
+            "a line with no newline, max = 16: you read {consumed} bytes of it before giving up; \
+             stop soon after max"
+        ));
+    }
+
+    // Over a real socket: a client sends a long line with no newline and then waits. Waiting
+    // for the newline would wait for ever (here: until the 5 s read timeout).
+    let (mut client, server) = connected_pair()?;
+    client.write_all(&[b'x'; 8192]).map_err(|e| e.to_string())?;
+    let mut reader = io::BufReader::new(&server);
+    match read(&mut reader, 1024) {
+        Err(e) if e.kind() == ErrorKind::InvalidData => Ok(()),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Err(
+            "a client sent 8 KiB with no newline, max = 1024: you were still waiting for a \
+             newline when the 5 s read timeout struck"
+                .to_string(),
+        ),
+        other => Err(format!(
+            "a client sent 8 KiB with no newline, max = 1024: expected an InvalidData error, \
+             got {other:?}"
+        )),
+    }
+}
+
+fn exercise_1_with(read: ReadLimited) -> Result<(), String> {
+    run_bounded(Duration::from_secs(15), move || {
+        check_read_line_limited(read)
+    })
+}
+
+#[test]
+fn exercise_1_check_passes_the_solution() {
+    report(
+        &EXERCISE_1,
+        exercise_1_with(|mut r, max| solutions::read_line_limited(&mut r, max)),
+    );
+}
+
+#[test]
+fn exercise_1_check_fails_wrong_answers() {
+    assert_fails(
+        &EXERCISE_1,
+        exercise_1_with(|mut r, max| wrong::read_line_then_check_length(&mut r, max)),
+    );
+    assert_fails(
+        &EXERCISE_1,
+        exercise_1_with(|mut r, max| wrong::read_line_off_by_one(&mut r, max)),
+    );
+}
+
+#[test]
+#[ignore = "exercise 1: read a line with a length limit"]
+fn exercise_1() {
+    report(
+        &EXERCISE_1,
+        exercise_1_with(|mut r, max| exercises::read_line_limited(&mut r, max)),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exercise 2: send the last reply and close in the right order.
+
+type ReplyAndClose = fn(TcpStream, &[u8], Duration) -> io::Result<()>;
+
+fn check_reply_and_close(reply_and_close: ReplyAndClose) -> Result<(), String> {
+    // Case 1: the client said `exit`, and is still uploading 8 MiB the server will never use.
+    let (client, server) = connected_pair()?;
+    let mut uploader = client.try_clone().map_err(|e| e.to_string())?;
+    let upload = thread::spawn(move || {
+        uploader.write_all(b"exit\n")?;
+        uploader.write_all(&vec![b'z'; 8 << 20])?;
+        // All sent: now the client closes its side too.
+        uploader.shutdown(Shutdown::Write)
+    });
+    // Wait until the client's bytes have arrived, unread, then let the server answer.
+    let mut first = [0u8; 1];
+    server
+        .peek(&mut first)
+        .map_err(|e| format!("no bytes from the client: {e}"))?;
+    let done = serve_on_thread(server, move |s| reply_and_close(s, b"bye\n", LINGER_LONG));
+    let got = read_until_end(&client);
+    let uploaded = upload.join().expect("the upload thread does not panic");
+    let seen = match got {
+        Ok(got) if got == b"bye\n" => Ok(()),
+        Ok(got) => Err(format!(
+            "case 1: the client expected \"bye\\n\" and the end of the stream, got {:?}",
+            String::from_utf8_lossy(&got)
+        )),
+        Err((got, e)) => Err(format!(
+            "case 1: the client read {:?}, then the connection broke ({e}): the server \
+             closed with unread bytes, which sends RST instead of FIN",
+            String::from_utf8_lossy(&got)
+        )),
+    };
+    seen.and(uploaded.map_err(|e| {
+        format!(
+            "case 1: the client's upload after `exit` failed ({e}): the server closed without \
+             reading what the client still sent, so its kernel answered with RST"
+        )
+    }))
+    .map_err(|problem| done.blame(problem))?;
+    drop(client);
+    match done.returned(Duration::from_secs(5))? {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(format!("case 1: it returned an error: {e}")),
+        None => {
+            return Err(
+                "case 1: the client closed, but it was still running 5 s later".to_string(),
+            );
+        }
+    }
+
+    // Case 2: the client reads the reply and waits for the end of the stream, and never closes.
+    let (client, server) = connected_pair()?;
+    let started = Instant::now();
+    let linger = Duration::from_secs(2);
+    let done = serve_on_thread(server, move |s| reply_and_close(s, b"bye\n", linger));
+    let seen = match read_until_end(&client) {
+        Ok(got) if got == b"bye\n" => Ok(()),
+        Ok(got) => Err(format!(
+            "case 2: expected \"bye\\n\" and the end of the stream, got {:?}",
+            String::from_utf8_lossy(&got)
+        )),
+        Err((got, e)) => Err(format!(
+            "case 2: the client read {:?}, then {e}",
+            String::from_utf8_lossy(&got)
+        )),
+    };
+    seen.map_err(|problem| done.blame(problem))?;
+    if started.elapsed() > Duration::from_secs(1) {
+        return Err(format!(
+            "case 2: the client saw the end of the stream only after {:?}: send FIN (shutdown) \
+             right after the reply, before waiting for the client",
+            started.elapsed()
+        ));
+    }
+    match done.returned(linger + Duration::from_secs(1))? {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(format!("case 2: it returned an error: {e}")),
+        None => Err(format!(
+            "case 2: a client that never closes held it for more than the linger of {linger:?} \
+             plus 1 s"
+        )),
+    }
+}
+
+/// Long enough never to expire in case 1, where the client closes at once.
+const LINGER_LONG: Duration = Duration::from_secs(10);
+
+fn exercise_2_with(reply_and_close: ReplyAndClose) -> Result<(), String> {
+    run_bounded(Duration::from_secs(20), move || {
+        check_reply_and_close(reply_and_close)
+    })
+}
+
+#[test]
+fn exercise_2_check_passes_the_solution() {
+    report(&EXERCISE_2, exercise_2_with(solutions::reply_and_close));
+}
+
+#[test]
+fn exercise_2_check_fails_wrong_answers() {
+    assert_fails(&EXERCISE_2, exercise_2_with(wrong::reply_and_drop));
+    assert_fails(&EXERCISE_2, exercise_2_with(wrong::reply_shutdown_and_drop));
+    assert_fails(
+        &EXERCISE_2,
+        exercise_2_with(wrong::reply_drain_then_shutdown),
+    );
+    assert_fails(
+        &EXERCISE_2,
+        exercise_2_with(wrong::reply_and_drain_for_ever),
+    );
+}
+
+#[test]
+#[ignore = "exercise 2: send the last reply and close in the right order"]
+fn exercise_2() {
+    report(&EXERCISE_2, exercise_2_with(exercises::reply_and_close));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exercise 3: answer every line, then stop at the half-close.
+
+type AnswerUntilHalfClose = fn(TcpStream) -> io::Result<u64>;
+
+/// One step of a client's side of a conversation.
+enum Step {
+    /// Write these bytes, as one write.
+    Send(&'static [u8]),
+    /// Read one line (up to and with its `\n`) and check it.
+    Expect(&'static str),
+}
+
+fn check_answer_until_half_close(answer: AnswerUntilHalfClose) -> Result<(), String> {
+    use Step::{Expect, Send};
+    let cases: [(&str, Vec<Step>, &str, u64); 3] = [
+        (
+            "three lines in one write, then a half-close",
+            vec![Send(b"one\ntwo\nthree\n")],
+            "message 1: one\nmessage 2: two\nmessage 3: three\n",
+            3,
+        ),
+        (
+            "a line split over two writes, its reply, one more line, then a half-close",
+            vec![
+                Send(b"spl"),
+                Send(b"it\n"),
+                Expect("message 1: split\n"),
+                Send(b"x\r\n"),
+            ],
+            "message 2: x\n",
+            2,
+        ),
+        ("a half-close before any line", vec![], "", 0),
+    ];
+    for (case, steps, expected, count) in cases {
+        let (mut client, server) = connected_pair()?;
+        client.set_nodelay(true).unwrap();
+        let done = serve_on_thread(server, answer);
+        client_side(&mut client, steps, expected)
+            .map_err(|problem| done.blame(format!("{case}: {problem}")))?;
+        match done.returned(Duration::from_secs(5))? {
+            Some(Ok(n)) if n == count => {}
+            Some(Ok(n)) => return Err(format!("{case}: returned {n}, expected {count}")),
+            Some(Err(e)) => return Err(format!("{case}: returned an error: {e}")),
+            None => return Err(format!("{case}: still running 5 s after the half-close")),
+        }
+    }
+    Ok(())
+}
+
+/// The client's steps, then its half-close, then every reply until the end of the stream.
+fn client_side(client: &mut TcpStream, steps: Vec<Step>, expected: &str) -> Result<(), String> {
+    for step in steps {
+        match step {
+            Step::Send(bytes) => client.write_all(bytes).map_err(|e| e.to_string())?,
+            Step::Expect(line) => {
+                let got = read_one_line(client).map_err(|e| e.to_string())?;
+                if got != line.as_bytes() {
+                    return Err(format!("expected {line:?}, got {:?}", abbreviate(&got)));
+                }
+            }
+        }
+    }
+    // shutdown(Write): the client's FIN. It can still read the replies.
+    client
+        .shutdown(Shutdown::Write)
+        .map_err(|e| format!("the connection was closed before the client was done ({e})"))?;
+    let got = read_until_end(client).map_err(|(got, e)| {
+        format!(
+            "the client read {:?}, then {e}",
+            String::from_utf8_lossy(&got)
+        )
+    })?;
+    if got != expected.as_bytes() {
+        return Err(format!(
+            "after the half-close, expected {expected:?} and the end of the stream, got {:?}",
+            abbreviate(&got)
+        ));
+    }
+    Ok(())
+}
+
+/// Reads up to and with the next `\n`, a byte at a time so that nothing after it is consumed.
+fn read_one_line(client: &TcpStream) -> io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.last() != Some(&b'\n') {
+        if (&*client).read(&mut byte)? == 0 {
+            break;
+        }
+        line.push(byte[0]);
+    }
+    Ok(line)
+}
+
+/// The start of what was received, for a message that must stay readable.
+fn abbreviate(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if text.len() <= 120 {
+        return text.into_owned();
+    }
+    let cut = (0..=120).rev().find(|&i| text.is_char_boundary(i)).unwrap();
+    format!("{}… ({} bytes in all)", &text[..cut], bytes.len())
+}
+
+fn exercise_3_with(answer: AnswerUntilHalfClose) -> Result<(), String> {
+    run_bounded(Duration::from_secs(20), move || {
+        check_answer_until_half_close(answer)
+    })
+}
+
+#[test]
+fn exercise_3_check_passes_the_solution() {
+    report(
+        &EXERCISE_3,
+        exercise_3_with(solutions::answer_until_half_close),
+    );
+}
+
+#[test]
+fn exercise_3_check_fails_wrong_answers() {
+    assert_fails(
+        &EXERCISE_3,
+        exercise_3_with(wrong::answer_like_the_original),
+    );
+    assert_fails(&EXERCISE_3, exercise_3_with(wrong::answer_the_first_read));
+}
+
+#[test]
+#[ignore = "exercise 3: answer every line, then stop at the half-close"]
+fn exercise_3() {
+    report(
+        &EXERCISE_3,
+        exercise_3_with(exercises::answer_until_half_close),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Plausible wrong answers, each a mistake a learner could make. Every check must reject them.
+mod wrong {
+    use std::io::{self, BufRead, ErrorKind, Read, Write};
+    use std::net::{Shutdown, TcpStream};
+    use std::time::Duration;
+
+    fn too_long() -> io::Error {
+        io::Error::new(ErrorKind::InvalidData, "line too long")
+    }
+
+    /// Reads the whole line first and checks its length after: an endless line is read to the
+    /// end of memory (here, to the end of the test's 8 MiB).
+    pub fn read_line_then_check_length(
+        reader: &mut impl BufRead,
+        max: usize,
+    ) -> io::Result<Option<Vec<u8>>> {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(None);
+        }
+        if line.last() != Some(&b'\n') && line.len() <= max {
+            return Err(io::Error::new(ErrorKind::UnexpectedEof, "mid-line"));
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        if line.len() > max {
+            return Err(too_long());
+        }
+        Ok(Some(line))
+    }
+
+    /// Counts the newline as part of the line: a line of exactly `max` bytes is refused.
+    pub fn read_line_off_by_one(
+        reader: &mut impl BufRead,
+        max: usize,
+    ) -> io::Result<Option<Vec<u8>>> {
+        let mut line = Vec::new();
+        let n = reader.take(max as u64).read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if line.last() != Some(&b'\n') {
+            if n == max {
+                return Err(too_long());
+            }
+            return Err(io::Error::new(ErrorKind::UnexpectedEof, "mid-line"));
+        }
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Ok(Some(line))
+    }
+
+    /// Writes and closes: with unread bytes in the socket, close() sends RST.
+    pub fn reply_and_drop(stream: TcpStream, reply: &[u8], _: Duration) -> io::Result<()> {
+        (&stream).write_all(reply)
+    }
+
+    /// Sends FIN, but still closes with unread bytes: the RST follows at once.
+    pub fn reply_shutdown_and_drop(stream: TcpStream, reply: &[u8], _: Duration) -> io::Result<()> {
+        (&stream).write_all(reply)?;
+        stream.shutdown(Shutdown::Write)
+    }
+
+    /// Waits for the client to finish before sending FIN: a client that waits for the end of
+    /// the reply waits for the whole linger.
+    pub fn reply_drain_then_shutdown(
+        stream: TcpStream,
+        reply: &[u8],
+        linger: Duration,
+    ) -> io::Result<()> {
+        (&stream).write_all(reply)?;
+        stream.set_read_timeout(Some(linger))?;
+        let mut discard = [0u8; 4096];
+        while let Ok(n) = (&stream).read(&mut discard) {
+            if n == 0 {
+                break;
+            }
+        }
+        stream.shutdown(Shutdown::Write)
+    }
+
+    /// Drains with no deadline: a client that never closes holds it for ever.
+    pub fn reply_and_drain_for_ever(
+        stream: TcpStream,
+        reply: &[u8],
+        _: Duration,
+    ) -> io::Result<()> {
+        (&stream).write_all(reply)?;
+        stream.shutdown(Shutdown::Write)?;
+        stream.set_read_timeout(None)?;
+        let mut discard = [0u8; 4096];
+        while (&stream).read(&mut discard)? > 0 {}
+        Ok(())
+    }
+
+    /// The original server's loop: one reply per recv(1024), and a read of 0 bytes taken as an
+    /// empty message. On a half-close it would answer empty messages for ever; this copy stops
+    /// after 10,000 so the test does not spin for ever.
+    pub fn answer_like_the_original(stream: TcpStream) -> io::Result<u64> {
+        let mut count = 0;
+        let mut buf = [0u8; 1024];
+        for _ in 0..10_000 {
+            let n = (&stream).read(&mut buf)?;
+            let text = String::from_utf8_lossy(&buf[..n]);
+            if text == "exit" {
+                break;
+            }
+            count += 1;
+            if (&stream)
+                .write_all(format!("message {count}: {text}\n").as_bytes())
+                .is_err()
+            {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Answers the lines of the first read only: lines that arrive later are never answered.
+    pub fn answer_the_first_read(stream: TcpStream) -> io::Result<u64> {
+        let mut buf = [0u8; 1024];
+        let n = (&stream).read(&mut buf)?;
+        let text = String::from_utf8_lossy(&buf[..n]);
+        let mut count = 0;
+        for line in text.lines() {
+            count += 1;
+            (&stream).write_all(format!("message {count}: {line}\n").as_bytes())?;
+        }
+        Ok(count)
+    }
+}

@@ -1,0 +1,159 @@
+//! Looking at a running program from outside, through Linux's `/proc`: how much CPU time a
+//! process has used, and which TCP sockets exist and in which state (what `ss -tan` shows).
+//!
+//! On other systems these return `None` or nothing, and a test that needs them should say so.
+
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The CPU time (user + system) process `pid` has used so far, from `/proc/PID/stat`.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The second field, the program name in parentheses, may contain spaces: count the fields
+    // after its closing parenthesis. utime and stime are fields 14 and 15 of the line.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let ticks_per_second = clock_ticks_per_second();
+    Some(Duration::from_secs_f64(
+        (utime + stime) as f64 / ticks_per_second as f64,
+    ))
+}
+
+/// The unit of the times in `/proc/PID/stat` (`getconf CLK_TCK`, 100 on Linux).
+fn clock_ticks_per_second() -> u64 {
+    static TICKS: OnceLock<u64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .filter(|&ticks| ticks > 0)
+            .unwrap_or(100)
+    })
+}
+
+/// One IPv4 TCP socket, as listed in `/proc/net/tcp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpSocket {
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    /// The state as `ss` names it: `LISTEN`, `ESTAB`, `TIME-WAIT`, `FIN-WAIT-2`, …
+    pub state: &'static str,
+    /// For a listening socket: connections waiting to be accepted. Otherwise: bytes received
+    /// and not yet read by the program.
+    pub rx_queue: u64,
+}
+
+/// Every IPv4 TCP socket of this machine's network namespace, in every state.
+pub fn tcp_sockets() -> Vec<TcpSocket> {
+    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
+        return Vec::new();
+    };
+    table.lines().skip(1).filter_map(parse_line).collect()
+}
+
+/// Polls [`tcp_sockets`] until one satisfies `wanted`, for at most `timeout`.
+pub fn wait_for_tcp_socket(
+    timeout: Duration,
+    wanted: impl Fn(&TcpSocket) -> bool,
+) -> Option<TcpSocket> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(found) = tcp_sockets().into_iter().find(&wanted) {
+            return Some(found);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        // Polling the kernel's table for a state change; not synchronisation by sleeping.
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `  0: 0100007F:22B8 0100007F:C350 01 00000000:00000000 ...`
+fn parse_line(line: &str) -> Option<TcpSocket> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let local = parse_addr(fields.get(1)?)?;
+    let remote = parse_addr(fields.get(2)?)?;
+    let state = state_name(u8::from_str_radix(fields.get(3)?, 16).ok()?);
+    let (_, rx) = fields.get(4)?.split_once(':')?;
+    let rx_queue = u64::from_str_radix(rx, 16).ok()?;
+    Some(TcpSocket {
+        local,
+        remote,
+        state,
+        rx_queue,
+    })
+}
+
+/// `0100007F:22B8`: the address as a 32-bit number in the machine's byte order, then the port.
+fn parse_addr(text: &str) -> Option<SocketAddrV4> {
+    let (ip, port) = text.split_once(':')?;
+    let ip = u32::from_str_radix(ip, 16).ok()?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    Some(SocketAddrV4::new(Ipv4Addr::from(ip.to_ne_bytes()), port))
+}
+
+/// The kernel's state numbers (include/net/tcp_states.h) with the names `ss` prints.
+fn state_name(number: u8) -> &'static str {
+    match number {
+        1 => "ESTAB",
+        2 => "SYN-SENT",
+        3 => "SYN-RECV",
+        4 => "FIN-WAIT-1",
+        5 => "FIN-WAIT-2",
+        6 => "TIME-WAIT",
+        7 => "UNCONN",
+        8 => "CLOSE-WAIT",
+        9 => "LAST-ACK",
+        10 => "LISTEN",
+        11 => "CLOSING",
+        _ => "UNKNOWN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn parses_a_line_of_proc_net_tcp() {
+        let line = "   0: 0100007F:22B8 0100007F:C350 06 00000000:00000003 03:00001234 00000000     0        0 0 3 0000000000000000";
+        let socket = parse_line(line).unwrap();
+        assert_eq!(socket.local, "127.0.0.1:8888".parse().unwrap());
+        assert_eq!(socket.remote, "127.0.0.1:50000".parse().unwrap());
+        assert_eq!(socket.state, "TIME-WAIT");
+        assert_eq!(socket.rx_queue, 3);
+    }
+
+    #[test]
+    fn sees_a_listener_and_its_accept_queue() {
+        if !std::path::Path::new("/proc/net/tcp").exists() {
+            return;
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _waiting = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let found = wait_for_tcp_socket(Duration::from_secs(5), |s| {
+            s.local.port() == port && s.state == "LISTEN" && s.rx_queue == 1
+        });
+        assert!(found.is_some(), "{:?}", tcp_sockets());
+    }
+
+    #[test]
+    fn measures_cpu_time_of_this_process() {
+        if !std::path::Path::new("/proc/self/stat").exists() {
+            return;
+        }
+        assert!(cpu_time(std::process::id()).is_some());
+    }
+}
