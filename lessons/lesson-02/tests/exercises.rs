@@ -4,16 +4,14 @@
 //! - on deliberately wrong answers (the `wrong` module below): it must fail;
 //! - on your stub (`src/exercises.rs`): `cargo test -p lesson-02 -- --ignored` runs these.
 
-use std::any::Any;
 use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson_02::{exercises, solutions};
-use test_support::exercise::{Exercise, assert_fails, report, run_bounded};
+use test_support::exercise::{Exercise, assert_fails, report, run_bounded, spawn_checked};
 
 const EXERCISE_1: Exercise = Exercise {
     number: 1,
@@ -57,17 +55,9 @@ fn serve_on_thread<T: Send + 'static>(
     server: TcpStream,
     serve: impl FnOnce(TcpStream) -> io::Result<T> + Send + 'static,
 ) -> Served<T> {
-    let (tx, outcome) = mpsc::channel();
-    // The name marks it as part of a check: test-support then reports a panic here (such as a
-    // stub's todo!()) instead of printing it with a backtrace.
-    thread::Builder::new()
-        .name("exercise-check".to_string())
-        .spawn(move || {
-            let result = panic::catch_unwind(AssertUnwindSafe(|| serve(server)));
-            let _ = tx.send(result.map_err(describe_panic));
-        })
-        .expect("a thread for the function under test");
-    Served { outcome }
+    Served {
+        outcome: spawn_checked(move || serve(server)),
+    }
 }
 
 impl<T> Served<T> {
@@ -87,19 +77,6 @@ impl<T> Served<T> {
             Ok(Err(panic)) => panic,
             _ => problem,
         }
-    }
-}
-
-fn describe_panic(payload: Box<dyn Any + Send>) -> String {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_string());
-    if message.starts_with("not yet implemented") {
-        format!("the stub still says todo!() ({message})")
-    } else {
-        format!("it panicked: {message}")
     }
 }
 

@@ -30,23 +30,35 @@ pub fn run_bounded<F>(timeout: Duration, check: F) -> Result<(), String>
 where
     F: FnOnce() -> Result<(), String> + Send + 'static,
 {
-    quiet_panics_in_checks();
-    let (tx, rx) = mpsc::channel();
-    thread::Builder::new()
-        .name(CHECK_THREAD.to_string())
-        .spawn(move || {
-            let outcome = panic::catch_unwind(AssertUnwindSafe(check));
-            let _ = tx.send(outcome);
-        })
-        .expect("a thread for the check");
-    match rx.recv_timeout(timeout) {
+    match spawn_checked(check).recv_timeout(timeout) {
         Ok(Ok(result)) => result,
-        Ok(Err(payload)) => Err(describe_panic(payload)),
+        Ok(Err(panic)) => Err(panic),
         // The thread is left behind, blocked; the test process ends soon after anyway.
         Err(_) => Err(format!(
             "still running after {timeout:?}: something waits with no deadline"
         )),
     }
+}
+
+/// Starts `f` on a check thread of its own and returns at once. The receiver gets `Ok(value)`
+/// when `f` returns, or `Err(what the panic said)` when it panics (a stub's `todo!()` reads as
+/// "the stub still says todo!()"). For checks that must act while the code under test runs,
+/// such as a client talking to a learner's server function.
+pub fn spawn_checked<T, F>(f: F) -> mpsc::Receiver<Result<T, String>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    quiet_panics_in_checks();
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name(CHECK_THREAD.to_string())
+        .spawn(move || {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(describe_panic);
+            let _ = tx.send(outcome);
+        })
+        .expect("a thread for the check");
+    rx
 }
 
 /// Prints the verdict for one exercise and fails the test when the check failed.
