@@ -612,7 +612,7 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
         return Err("a name may not start with a dot (hidden files, and the server's own)");
     }
     if name.contains('\0') {
-        return Err("a name may not contain a NUL byte (it would cut the path short)");
+        return Err("a name may not contain a NUL byte");
     }
     if name.chars().any(char::is_control) {
         return Err("a name may not contain control characters");

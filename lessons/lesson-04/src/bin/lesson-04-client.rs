@@ -166,14 +166,23 @@ fn list(addr: SocketAddr) -> Result<(), String> {
             other => return Err(unexpected_reply(other)),
         }
     }
-    println!("{count} files, {total} bytes");
+    let files = if count == 1 { "file" } else { "files" };
+    println!("{count} {files}, {total} bytes");
     Ok(())
 }
 // ANCHOR_END: list
 
 // ANCHOR: get
 fn get(addr: SocketAddr, name: &str, out: Option<&Path>) -> Result<(), String> {
-    let out = out.map_or_else(|| PathBuf::from(name), Path::to_path_buf);
+    // By default the file goes into the current folder under its last name component, never
+    // where a name like ../../.bashrc would point.
+    let out = match out {
+        Some(out) => out.to_path_buf(),
+        None => Path::new(name)
+            .file_name()
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("{name:?} is not a file name; give a path with --out"))?,
+    };
     if out.symlink_metadata().is_ok() {
         return Err(format!(
             "{} already exists; choose another path with --out",
