@@ -138,6 +138,7 @@ fn two_uploads_racing_for_one_name_store_exactly_one() {
     b.expect_error_and_close(ErrorCode::Exists);
     assert_eq!(names_in(&store), ["same.png"]);
     assert_eq!(fs::read(store.join("same.png")).unwrap(), one);
+    still_serves(&server, "fine.png");
 }
 
 #[test]
