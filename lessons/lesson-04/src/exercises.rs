@@ -1,0 +1,58 @@
+//! Lesson 04 exercises. Replace each `todo!()` with your code, then run
+//!
+//! ```text
+//! cargo test -p lesson-04 -- --ignored
+//! ```
+//!
+//! which says, for each exercise, pass or fail with a hint. `src/solutions.rs` holds our answers.
+
+#![allow(unused_variables)] // the stubs do not use their arguments yet
+
+use std::io::{self, Read};
+
+// ANCHOR: exercise_1
+/// EXERCISE 1: encode a frame header: the magic byte 0xF1, the frame type, then the payload
+/// length as 4 bytes, most significant byte first (big-endian).
+///
+/// `encode_header(2, 258)` is `[0xF1, 2, 0, 0, 1, 2]`.
+pub fn encode_header(frame_type: u8, len: u32) -> [u8; 6] {
+    todo!("exercise 1: encode a frame header")
+}
+// ANCHOR_END: exercise_1
+
+// ANCHOR: exercise_2
+/// EXERCISE 2: fill `buf` completely, however the bytes are split across reads.
+///
+/// A read returns whatever has arrived: possibly 1 byte of the 6 you asked for. Keep reading
+/// into the part of `buf` not yet filled. Read no byte beyond `buf`'s length. A read that fails
+/// with `ErrorKind::Interrupted` is retried; a read of 0 bytes before `buf` is full means the
+/// peer closed: return an error of kind `UnexpectedEof`. (This is `Read::read_exact`; write it
+/// yourself, without calling it.)
+pub fn read_exact_by_hand(from: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
+    todo!("exercise 2: read_exact by hand")
+}
+// ANCHOR_END: exercise_2
+
+// ANCHOR: exercise_3
+/// EXERCISE 3: read one frame: a 6-byte header (magic 0xF1, type, big-endian length), then
+/// the payload. Return `(frame_type, payload)`.
+///
+/// - `Ok(None)` if the stream ends before the first byte of the header (a clean close);
+/// - an `UnexpectedEof` error if it ends inside the header or the payload;
+/// - an `InvalidData` error if the magic byte is wrong or the length is over `max_len`, and in
+///   that case read NOTHING after the header: a stranger's length must not decide how much
+///   memory you allocate or how long you wait.
+pub fn read_frame(from: &mut impl Read, max_len: u32) -> io::Result<Option<(u8, Vec<u8>)>> {
+    todo!("exercise 3: read one length-prefixed frame")
+}
+// ANCHOR_END: exercise_3
+
+// ANCHOR: exercise_4
+/// EXERCISE 4: may the server store an upload under this name, inside its folder?
+///
+/// Refuse (return false) a name that is empty, longer than 255 bytes, contains `/`, `\`,
+/// `..`, a NUL byte or any other control character, or starts with a dot.
+pub fn is_safe_name(name: &str) -> bool {
+    todo!("exercise 4: refuse an unsafe file name")
+}
+// ANCHOR_END: exercise_4

@@ -1,0 +1,10 @@
+//! Lesson 04's library: the wire protocol shared by the server (`src/main.rs`), the client
+//! (`src/bin/lesson-04-client.rs`), the tests and the benchmarks, and the exercises.
+//!
+//! - [`protocol`]: frames, their byte layout, and moving a file's bytes through one buffer.
+//! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-04 -- --ignored`.
+//! - [`solutions`]: our answers. Try first, then compare.
+
+pub mod exercises;
+pub mod protocol;
+pub mod solutions;

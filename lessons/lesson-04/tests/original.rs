@@ -1,0 +1,60 @@
+//! The original Python server, unmodified, meets a message longer than its `recv(1024)`.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use test_support::{DEADLINE, seed};
+
+/// `server.py` treats whatever one `recv(1024)` returns as one message. One message of 3000
+/// bytes, sent with one write, comes back as three "messages", numbered 1, 2 and 3.
+#[test]
+fn the_original_server_takes_one_long_message_for_three() {
+    let server = match seed::start_server("server.py", 0) {
+        Ok(server) => server,
+        Err(reason) => {
+            return seed::skip(
+                "the_original_server_takes_one_long_message_for_three",
+                &reason,
+            );
+        }
+    };
+    // The wrapper announces the port right after bind(), a moment before server.py calls
+    // listen(): until then a connect is refused. Retry, within the deadline.
+    let deadline = Instant::now() + DEADLINE;
+    let mut stream = loop {
+        match TcpStream::connect_timeout(&server.addr(), DEADLINE) {
+            Ok(stream) => break stream,
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("cannot connect to server.py: {e}"),
+        }
+    };
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let message: Vec<u8> = (0..3000).map(|i| b'0' + (i % 10) as u8).collect();
+    stream.write_all(&message).unwrap();
+
+    // What it sends back, none of it ending in a newline: its greeting, then one reply per
+    // recv(), each "第N条信息:" ("message number N:") and the bytes that recv() returned.
+    let greeting = "连接成功!";
+    let replies: String = [(1, 0..1024), (2, 1024..2048), (3, 2048..3000)]
+        .into_iter()
+        .map(|(n, range)| {
+            let part = std::str::from_utf8(&message[range]).unwrap();
+            format!("第{n}条信息:{part}")
+        })
+        .collect();
+    let expected = format!("{greeting}{replies}");
+    let mut got = vec![0u8; expected.len()];
+    stream.read_exact(&mut got).unwrap_or_else(|e| {
+        panic!(
+            "expected {} bytes of replies: {e}; stderr: {}",
+            expected.len(),
+            server.stderr()
+        )
+    });
+    assert_eq!(String::from_utf8_lossy(&got), expected);
+    let _ = stream.write_all(b"exit");
+}
