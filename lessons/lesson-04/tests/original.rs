@@ -1,9 +1,7 @@
 //! The original Python server, unmodified, meets a message longer than its `recv(1024)`.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::thread;
-use std::time::{Duration, Instant};
 
 use test_support::{DEADLINE, seed};
 
@@ -20,18 +18,8 @@ fn the_original_server_takes_one_long_message_for_three() {
             );
         }
     };
-    // The wrapper announces the port right after bind(), a moment before server.py calls
-    // listen(): until then a connect is refused. Retry, within the deadline.
-    let deadline = Instant::now() + DEADLINE;
-    let mut stream = loop {
-        match TcpStream::connect_timeout(&server.addr(), DEADLINE) {
-            Ok(stream) => break stream,
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("cannot connect to server.py: {e}"),
-        }
-    };
+    let mut stream = TcpStream::connect_timeout(&server.addr(), DEADLINE)
+        .unwrap_or_else(|e| panic!("cannot connect to server.py: {e}"));
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     let message: Vec<u8> = (0..3000).map(|i| b'0' + (i % 10) as u8).collect();
     stream.write_all(&message).unwrap();
