@@ -22,7 +22,7 @@ fi
 
 run() {
   local lesson=$1 file=$2
-  local args=(--lesson "$lesson" --original --idle-timeout 1 --timeout 2)
+  local args=(--lesson "$lesson" --original --idle-timeout 2 --timeout 2)
   {
     echo "\$ cargo run -p checker -- ${args[*]}"
     # The checker exits 1 when a check fails, which is the point here.

@@ -59,13 +59,20 @@ impl fmt::Display for Got {
 /// Bytes as a short quoted string for a report line: `"message 1: hi\n"`, cut after 80
 /// characters with the total length.
 pub fn quote(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let shown: String = text.chars().take(80).collect();
-    if shown.len() < text.len() {
-        format!("{shown:?}… ({} bytes)", bytes.len())
+    let (shown, cut) = quote_start(bytes, 80);
+    if cut {
+        format!("{shown}… ({} bytes)", bytes.len())
     } else {
-        format!("{shown:?}")
+        shown
     }
+}
+
+/// The first `chars` characters of `bytes`, quoted, and whether there was more.
+fn quote_start(bytes: &[u8], chars: usize) -> (String, bool) {
+    let text = String::from_utf8_lossy(bytes);
+    let shown: String = text.chars().take(chars).collect();
+    let cut = shown.len() < text.len();
+    (format!("{shown:?}"), cut)
 }
 
 /// How a [`Conn::drain`] ended.
@@ -92,7 +99,8 @@ impl Drained {
         let what = if self.total == 0 {
             "nothing".to_string()
         } else if self.total > self.bytes.len() {
-            format!("{} bytes starting {}", self.total, quote(&self.bytes))
+            let (start, _) = quote_start(&self.bytes, 40);
+            format!("{} bytes starting {start}…", self.total)
         } else {
             quote(&self.bytes)
         };

@@ -92,6 +92,17 @@ enum DialectArg {
 }
 
 fn main() -> ExitCode {
+    // A panic inside a check (or while starting a server for one) is caught and reported as a
+    // failed check; print it as one line, not as a Rust backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        eprintln!("checker: {}", message.lines().next().unwrap_or_default());
+    }));
     let args = Args::parse();
     match run(&args) {
         Ok(true) => ExitCode::SUCCESS,

@@ -18,7 +18,7 @@ fn agrees_with_the_book(test: &str, lesson: Lesson, file: &str) {
     };
     let options = Options {
         dialect: Dialect::Original,
-        idle_timeout: Some(Duration::from_secs(1)),
+        idle_timeout: Some(Duration::from_secs(2)),
         timeout: Duration::from_secs(2),
         ..Options::default()
     };

@@ -5,7 +5,7 @@
 use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Barrier, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -297,8 +297,9 @@ pub fn long_line(spec: Spec, p: &mut Probe) -> Verdict {
     let mut conn = greeted(spec, p)?;
     // Written from another thread: the server may stop reading (and close) long before the end.
     let writer = conn.stream().try_clone().ok();
-    let deadline = Instant::now() + p.options.timeout;
-    let sending = writer.map(|stream| thread::spawn(move || send_long_line(stream, deadline)));
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&done);
+    let sending = writer.map(|stream| thread::spawn(move || send_long_line(stream, &stop)));
 
     let verdict = if spec.one_shot() {
         match conn.reply() {
@@ -319,7 +320,9 @@ pub fn long_line(spec: Spec, p: &mut Probe) -> Verdict {
         expect(&mut conn, &Reply::Exact("error: line too long".into()))
             .and_then(|_| expect_then_close(&mut conn, &[]))
     };
-    drop(conn);
+    // The writer stops at its next piece (each write is bounded by the write timeout).
+    done.store(true, Ordering::Relaxed);
+    let _ = conn.stream().shutdown(std::net::Shutdown::Both);
     if let Some(sending) = sending {
         let _ = sending.join();
     }
@@ -327,11 +330,11 @@ pub fn long_line(spec: Spec, p: &mut Probe) -> Verdict {
 }
 
 /// Writes 1 MiB of `x` and a newline, in pieces, until done, the server stops taking bytes, or
-/// `deadline`.
-fn send_long_line(mut stream: TcpStream, deadline: Instant) {
+/// the check is over (`stop`).
+fn send_long_line(mut stream: TcpStream, stop: &AtomicBool) {
     let piece = vec![b'x'; 64 * 1024];
     for _ in 0..LONG_LINE / piece.len() {
-        if Instant::now() > deadline || stream.write_all(&piece).is_err() {
+        if stop.load(Ordering::Relaxed) || stream.write_all(&piece).is_err() {
             return;
         }
     }

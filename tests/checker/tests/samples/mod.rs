@@ -16,12 +16,15 @@ use checker::{Exit, Instance, Lesson};
 use socket2::{Domain, Socket, Type};
 
 /// The idle timeout of every sample server; the checker is told the same.
-pub const IDLE: Duration = Duration::from_secs(1);
+pub const IDLE: Duration = Duration::from_secs(2);
 /// Lessons 02 and 03's longest line.
 const LINE_LIMIT: usize = 64 * 1024;
-/// How long a flawed server holds on where a correct one would not (bounded, so no test leaves
-/// a thread behind for long).
-const HOLD: Duration = Duration::from_secs(3);
+/// How long a flawed server holds on where a correct one would not: longer than the checker
+/// waits, and bounded, so no test leaves a thread behind for long.
+const HOLD: Duration = Duration::from_secs(5);
+/// How long a flawed server spins: longer than the checker waits, short enough to spare the CPU
+/// for the other tests.
+const SPIN: Duration = Duration::from_secs(3);
 
 /// How a conversation ended, from the server's side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +85,7 @@ pub enum Flaw {
     OneWorker,
     /// Lesson 01: the process ends with a panic, whatever happened.
     ExitsDirty,
-    /// Lesson 01: binds but never listens.
+    /// Binds but never listens: every connection is refused.
     NotListening,
 }
 
@@ -120,11 +123,29 @@ impl Shared {
 /// A sample server for lesson 02 (one client at a time) or 03 (a pool), running until dropped.
 pub struct Sample {
     shared: Arc<Shared>,
+    /// For [`Flaw::NotListening`]: the bound socket, kept open.
+    _bound: Option<Socket>,
 }
 
 impl Sample {
     pub fn start(lesson: Lesson, flaw: Flaw) -> Sample {
         assert_ne!(lesson, Lesson::L01, "lesson 01 is OneShot");
+        if flaw == Flaw::NotListening {
+            let (socket, addr) = bind_only();
+            let shared = Arc::new(Shared {
+                lesson,
+                flaw,
+                addr,
+                stopped: AtomicBool::new(true),
+                accepted: AtomicUsize::new(0),
+                total: AtomicUsize::new(0),
+                random: AtomicU64::new(1),
+            });
+            return Sample {
+                shared,
+                _bound: Some(socket),
+            };
+        }
         let listener = listen();
         let shared = Arc::new(Shared {
             lesson,
@@ -149,7 +170,10 @@ impl Sample {
             }
             thread::spawn(move || accept_into_pool(listener, jobs, for_acceptor));
         }
-        Sample { shared }
+        Sample {
+            shared,
+            _bound: None,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -161,6 +185,15 @@ impl Drop for Sample {
     fn drop(&mut self) {
         self.shared.stop();
     }
+}
+
+/// A socket bound to a free port, but not listening: connections to it are refused.
+fn bind_only() -> (Socket, SocketAddr) {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&addr.into()).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    (socket, addr)
 }
 
 /// A listener with a long backlog, so 200 connections at once all fit.
@@ -261,14 +294,14 @@ fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStre
             }
             Ok(0) if flaw == Flaw::SpinsOnHalfClose => {
                 let started = Instant::now();
-                while started.elapsed() < HOLD && matches!(stream.read(&mut buf), Ok(0)) {}
+                while started.elapsed() < SPIN && matches!(stream.read(&mut buf), Ok(0)) {}
                 return (Event::Eof, Some(stream));
             }
             Ok(0) if flaw == Flaw::SpinsAfterClose => {
                 drop(stream);
                 let started = Instant::now();
                 let mut x = 0u64;
-                while started.elapsed() < HOLD {
+                while started.elapsed() < SPIN {
                     x = std::hint::black_box(x.wrapping_add(1));
                 }
                 return (Event::Eof, None);
@@ -394,10 +427,7 @@ impl OneShot {
     pub fn start(flaw: Flaw) -> OneShot {
         let (report, exit) = mpsc::channel();
         if flaw == Flaw::NotListening {
-            let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-            let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-            socket.bind(&addr.into()).unwrap();
-            let addr = socket.local_addr().unwrap().as_socket().unwrap();
+            let (socket, addr) = bind_only();
             return OneShot {
                 addr,
                 exit,
