@@ -1,0 +1,162 @@
+//! `checker`: checks a server that claims one of the course's protocols, from the outside.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use checker::target::{Target, resolve};
+use checker::{Dialect, Lesson, Options};
+
+/// Check any server (in any language) that claims a lesson's protocol: the protocol itself, then
+/// hostile clients, each followed by a check that the server still serves a well-behaved client.
+#[derive(Parser)]
+#[command(
+    name = "checker",
+    version,
+    about,
+    after_help = "\
+Output: one line per check, `pass  NAME`, `FAIL  NAME: saw X, expected Y`, or
+`skip  NAME: REASON` for a check that cannot run with what the checker was told (for example
+the silent-client checks need --idle-timeout). The last line is `N passed, N failed`; skipped
+checks count as neither. The exit status is 0 when no check failed, 1 when one did, 2 when the
+command line is wrong.
+
+Lesson 01's server exits after one client, so it needs --spawn: the checker starts a fresh
+server for every check. For example, after `cargo build -p lesson-01`:
+  checker --lesson 01 --spawn 'target/debug/lesson-01 --idle-timeout 1' --idle-timeout 1
+
+Lessons 02 and 03: start your server, then
+  checker --lesson 02 --addr 127.0.0.1:8888 --idle-timeout 5   (server started with --idle-timeout 5)
+
+The original Python servers: --lesson 02 --dialect original (server.py) or --lesson 03
+--dialect original (threaded_server.py) against one you started, or --original to let the
+checker start a fresh copy from ../shared/seed-python/ for every check, under a 1 GiB memory cap.
+Never run threaded_server.py without a cap: it starts threads without end, even with no client."
+)]
+struct Args {
+    /// The lesson whose protocol the server claims: 01, 02 or 03.
+    #[arg(long)]
+    lesson: String,
+
+    /// The server's address, HOST:PORT. Only loopback, unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:8888", conflicts_with_all = ["spawn", "original"])]
+    addr: String,
+
+    /// The server's process id: the half-close check then also measures its CPU use.
+    #[arg(long, conflicts_with_all = ["spawn", "original"])]
+    pid: Option<u32>,
+
+    /// Start a fresh server for every check with this command (run by sh), adding
+    /// `--addr 127.0.0.1:0`; its first stdout line must be `listening on ADDR`. Lesson 01 needs
+    /// this.
+    #[arg(long, value_name = "COMMAND ARGS", conflicts_with = "original")]
+    spawn: Option<String>,
+
+    /// Check the original Python server of this lesson (server.py for 02, threaded_server.py
+    /// for 03), a fresh copy for every check. Implies --dialect original.
+    #[arg(long)]
+    original: bool,
+
+    /// How the server speaks: the course's lines, or the original Python programs' bare reads.
+    #[arg(long, value_enum, default_value_t = DialectArg::Course)]
+    dialect: DialectArg,
+
+    /// The idle timeout, in seconds, the server was started with. Without it the checks that
+    /// wait for a silent client to be closed are skipped.
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<f64>,
+
+    /// The longest wait, in seconds, for anything the protocol promises.
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    timeout: f64,
+
+    /// Run only this check (and its follow-up); repeat for more.
+    #[arg(long, value_name = "NAME")]
+    only: Vec<String>,
+
+    /// List the lesson's checks and what each proves, and exit.
+    #[arg(long)]
+    list: bool,
+
+    /// Allow a server that is not on this machine.
+    #[arg(long)]
+    allow_remote: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DialectArg {
+    Course,
+    Original,
+}
+
+fn main() -> ExitCode {
+    // A panic inside a check (or while starting a server for one) is caught and reported as a
+    // failed check; print it as one line, not as a Rust backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        eprintln!("checker: {}", message.lines().next().unwrap_or_default());
+    }));
+    let args = Args::parse();
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(sentence) => {
+            eprintln!("error: {sentence}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the checks, printing each result as it comes; `Ok(true)` when none failed.
+fn run(args: &Args) -> Result<bool, String> {
+    let lesson: Lesson = args.lesson.parse()?;
+    let options = Options {
+        dialect: match (args.dialect, args.original) {
+            (DialectArg::Original, _) | (_, true) => Dialect::Original,
+            (DialectArg::Course, false) => Dialect::Course,
+        },
+        idle_timeout: args.idle_timeout.map(seconds).transpose()?,
+        timeout: seconds(args.timeout)?,
+        only: args.only.clone(),
+        allow_remote: args.allow_remote,
+    };
+
+    if args.list {
+        for check in checker::checks(lesson, &options) {
+            println!("{:<34} {}", check.name, check.proves);
+            if let Some(then) = check.follow_up() {
+                println!("{:<34} {}", then.name, then.proves);
+            }
+        }
+        return Ok(true);
+    }
+
+    let target = if args.original {
+        Target::original(lesson)?
+    } else if let Some(command) = &args.spawn {
+        Target::spawn(command)
+    } else {
+        let addr = resolve(&args.addr, args.allow_remote)?;
+        Target::Running {
+            addr,
+            pid: args.pid,
+        }
+    };
+    let report = checker::check_each(lesson, &target, &options, |result| {
+        println!("{result}");
+        let _ = std::io::stdout().flush();
+    })?;
+    println!("{}", report.summary());
+    Ok(report.success())
+}
+
+fn seconds(value: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value).map_err(|_| format!("{value} is not a number of seconds"))
+}

@@ -1,0 +1,192 @@
+//! No check is one that cannot fail: every check of every lesson passes on a correct sample
+//! server, and fails on a sample with the one fault it is there to catch.
+
+mod samples;
+
+use std::sync::Mutex;
+use std::thread;
+use std::time::Duration;
+
+use checker::{Lesson, Options, Report, Status, Target};
+use samples::{Event, Flaw, IDLE, OneShot, Sample};
+
+/// Options for the samples. A flawed sample fails at once or never answers; a short timeout
+/// keeps those runs quick. A correct one gets the usual timeout, as a busy machine may need it.
+fn options(flaw: Flaw, only: &[&str]) -> Options {
+    Options {
+        idle_timeout: Some(IDLE),
+        timeout: if flaw == Flaw::None {
+            Options::default().timeout
+        } else {
+            Duration::from_secs(2)
+        },
+        only: only.iter().map(|s| s.to_string()).collect(),
+        ..Options::default()
+    }
+}
+
+/// Runs the checks named in `only` (all when empty) on a fresh sample of `lesson` with `flaw`.
+fn run(lesson: Lesson, flaw: Flaw, only: &[&str]) -> Report {
+    let options = options(flaw, only);
+    if lesson == Lesson::L01 {
+        checker::check(
+            lesson,
+            &Target::fresh(move || OneShot::start(flaw)),
+            &options,
+        )
+    } else {
+        let sample = Sample::start(lesson, flaw);
+        checker::check(lesson, &Target::running(sample.addr()), &options)
+    }
+}
+
+#[test]
+fn a_correct_lesson_01_server_passes_every_check() {
+    run(Lesson::L01, Flaw::None, &[]).assert_all_passed();
+}
+
+#[test]
+fn a_correct_lesson_02_server_passes_every_check() {
+    run(Lesson::L02, Flaw::None, &[]).assert_all_passed();
+}
+
+#[test]
+fn a_correct_lesson_03_server_passes_every_check() {
+    run(Lesson::L03, Flaw::None, &[]).assert_all_passed();
+}
+
+/// Which check must fail on which fault, for each lesson.
+fn cases() -> Vec<(Lesson, &'static str, Flaw)> {
+    use Flaw::*;
+    use Lesson::*;
+    let mut cases = vec![
+        (L01, "greeting", NoGreeting),
+        (L01, "reply", WrongReply),
+        (L01, "end-of-stream", KeepsOpenAtEof),
+        (L01, "vanish-mid-line", NoGreeting),
+        (L01, "reset", NoGreeting),
+        (L01, "half-close", KeepsOpenAtEof),
+        (L01, "not-utf8", NotUtf8Error),
+        (L01, "long-line", NoLineLimit),
+        (L01, "silent-client", NoIdleTimeout),
+        (L01, "200-dropped", NotListening),
+        (L02, "counting", CountsAcrossConnections),
+        (L02, "silent-client", NoIdleTimeout),
+        (L02, "served-after-silent-client", CrashesOn(Event::Idle)),
+        (L03, "counting", SameAck),
+        (L03, "silent-client", OneWorker),
+        (L03, "idle-timeout", NoIdleTimeout),
+        (L03, "served-after-idle-timeout", CrashesOn(Event::Idle)),
+        // A pool sees a client's close on another thread, after the checker has moved on: for
+        // these, the sample stops after the hostile client's connections instead.
+        (L03, "served-after-vanish-mid-line", StopsAfter(1)),
+        (L03, "served-after-reset", StopsAfter(1)),
+        (L03, "served-after-silent-client", StopsAfter(2)),
+        (
+            L02,
+            "served-after-vanish-mid-line",
+            CrashesOn(Event::EofMidLine),
+        ),
+        (L02, "served-after-reset", CrashesOn(Event::ReadError)),
+    ];
+    for hostile in [
+        "vanish-mid-line",
+        "reset",
+        "half-close",
+        "not-utf8",
+        "long-line",
+        "silent-client",
+        "200-dropped",
+    ] {
+        cases.push((L01, leak(format!("clean-exit-after-{hostile}")), ExitsDirty));
+    }
+    for lesson in [L02, L03] {
+        cases.extend([
+            (lesson, "greeting", NoGreeting),
+            (lesson, "reply", WrongReply),
+            (lesson, "exit", IgnoresExit),
+            (lesson, "end-of-stream", KeepsOpenAtEof),
+            (lesson, "vanish-mid-line", RepliesPerRead),
+            (lesson, "reset", WrongReply),
+            (lesson, "half-close", SpinsOnHalfClose),
+            (lesson, "served-after-half-close", CrashesOn(Event::Eof)),
+            (lesson, "not-utf8", LossyNotUtf8),
+            (lesson, "served-after-not-utf8", CrashesOn(Event::NotUtf8)),
+            (lesson, "split-utf8", DecodesPerRead),
+            (lesson, "served-after-split-utf8", CrashesOn(Event::Split)),
+            (lesson, "long-line", NoLineLimit),
+            (lesson, "served-after-long-line", CrashesOn(Event::TooLong)),
+            (lesson, "slow-client", RepliesPerRead),
+            (lesson, "served-after-slow-client", CrashesOn(Event::Split)),
+            (lesson, "glued-exit", GluedDropsRest),
+            (lesson, "served-after-glued-exit", CrashesOn(Event::Glued)),
+            (lesson, "200-dropped", NotListening),
+            (lesson, "served-after-200-dropped", StopsAfter(150)),
+            (lesson, "1000-burst", StopsAfter(500)),
+            (lesson, "served-after-1000-burst", StopsAfter(500)),
+        ]);
+    }
+    cases
+}
+
+fn leak(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+/// The check named `name`, or the hostile check it follows.
+fn parent(lesson: Lesson, name: &str) -> String {
+    checker::checks(lesson, &options(Flaw::None, &[]))
+        .iter()
+        .find(|c| c.names().contains(&name))
+        .unwrap_or_else(|| panic!("lesson {lesson} has no check {name}"))
+        .name
+        .clone()
+}
+
+/// How many cases run side by side: most of a case is waiting, but not all of it.
+const SIDE_BY_SIDE: usize = 16;
+
+#[test]
+fn every_check_fails_on_the_fault_it_is_there_to_catch() {
+    // The cases are independent (each has its own server), so they run side by side, taken
+    // from a shared list by a few threads.
+    let cases = Mutex::new(cases());
+    let problems = Mutex::new(Vec::new());
+    thread::scope(|scope| {
+        for _ in 0..SIDE_BY_SIDE {
+            scope.spawn(|| {
+                loop {
+                    // Taken in a statement of its own, so the lock is released at once.
+                    let next = cases.lock().unwrap().pop();
+                    let Some((lesson, name, flaw)) = next else {
+                        break;
+                    };
+                    let report = run(lesson, flaw, &[&parent(lesson, name)]);
+                    let status = report.get(name).map(|r| r.outcome.status());
+                    if status != Some(Status::Fail) {
+                        problems.lock().unwrap().push(format!(
+                            "lesson {lesson}, {name} with {flaw:?}: {status:?}, expected a failure\n{report}"
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let problems = problems.into_inner().unwrap();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_check_of_every_lesson_has_a_case_that_fails_it() {
+    let cases = cases();
+    for lesson in [Lesson::L01, Lesson::L02, Lesson::L03] {
+        for check in checker::checks(lesson, &options(Flaw::None, &[])) {
+            for name in check.names() {
+                assert!(
+                    cases.iter().any(|(l, n, _)| *l == lesson && *n == name),
+                    "lesson {lesson}: no case shows that `{name}` can fail"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The original Python servers, unmodified, under the checker: which checks they fail must be
+//! what the book shows (`book/src/output/original/`, written by `book/scripts/original.sh`).
+//! Skipped, with the reason printed, where python3 is not installed.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::time::Duration;
+
+use checker::{Dialect, Lesson, Options, Status, Target, parse_statuses};
+use test_support::{seed, workspace_root};
+
+/// Runs the checks on a fresh copy of the original for each check, with the options
+/// `book/scripts/original.sh` uses, and compares pass and fail with the committed output.
+fn agrees_with_the_book(test: &str, lesson: Lesson, file: &str) {
+    let target = match Target::original(lesson) {
+        Ok(target) => target,
+        Err(reason) => return seed::skip(test, &reason),
+    };
+    let options = Options {
+        dialect: Dialect::Original,
+        idle_timeout: Some(Duration::from_secs(2)),
+        timeout: Duration::from_secs(2),
+        ..Options::default()
+    };
+    let report = checker::check(lesson, &target, &options);
+    println!("{report}");
+
+    let path = workspace_root().join("book/src/output/original").join(file);
+    let committed =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let book = parse_statuses(&committed);
+    let live = report.statuses();
+    let names: BTreeSet<&String> = book.keys().chain(live.keys()).collect();
+    let differences: Vec<String> = names
+        .into_iter()
+        .filter(|name| book.get(*name) != live.get(*name))
+        .map(|name| {
+            let (was, is) = (book.get(name), live.get(name));
+            format!("{name}: the book says {was:?}, the checker says {is:?}")
+        })
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "{} disagrees with the checker; if the checker is right, run \
+         `book/scripts/regen-output.sh original` and commit:\n{}",
+        path.display(),
+        differences.join("\n")
+    );
+    // The point of the file: the original fails checks that the course's servers pass.
+    assert!(live.values().any(|s| *s == Status::Fail));
+}
+
+#[test]
+fn server_py_fails_what_the_book_says_it_fails() {
+    agrees_with_the_book(
+        "server_py_fails_what_the_book_says_it_fails",
+        Lesson::L02,
+        "server.txt",
+    );
+}
+
+#[test]
+fn threaded_server_py_fails_what_the_book_says_it_fails() {
+    agrees_with_the_book(
+        "threaded_server_py_fails_what_the_book_says_it_fails",
+        Lesson::L03,
+        "threaded_server.txt",
+    );
+}

@@ -1,0 +1,525 @@
+//! Sample servers for the checker's own tests, in this process: a correct one for each lesson's
+//! protocol, and the same with one fault (a [`Flaw`]) switched on, so that each check is seen to
+//! pass on the right behaviour and to fail on the fault it is there to catch.
+
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use checker::{Exit, Instance, Lesson};
+use socket2::{Domain, Socket, Type};
+
+/// The idle timeout of every sample server; the checker is told the same.
+pub const IDLE: Duration = Duration::from_secs(2);
+/// Lessons 02 and 03's longest line.
+const LINE_LIMIT: usize = 64 * 1024;
+/// How long a flawed server holds on where a correct one would not: longer than the checker
+/// waits, and bounded, so no test leaves a thread behind for long.
+const HOLD: Duration = Duration::from_secs(5);
+/// How long a flawed server spins: longer than the checker waits, short enough to spare the CPU
+/// for the other tests.
+const SPIN: Duration = Duration::from_secs(3);
+
+/// How a conversation ended, from the server's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// `exit`.
+    Exit,
+    /// End of stream after whole lines.
+    Eof,
+    /// End of stream in the middle of a line.
+    EofMidLine,
+    /// A read failed (a reset).
+    ReadError,
+    NotUtf8,
+    /// A line that came in more than one read.
+    Split,
+    TooLong,
+    Idle,
+    /// A read that held more than one line.
+    Glued,
+}
+
+/// One fault, switched on in an otherwise correct sample server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flaw {
+    None,
+    NoGreeting,
+    /// `message 0: …`, `0:ACK!`, or lesson 01's reply without `received: `.
+    WrongReply,
+    /// Lesson 02: one count for all connections.
+    CountsAcrossConnections,
+    /// Lesson 03: always `7:ACK!`.
+    SameAck,
+    /// `exit` is just another message.
+    IgnoresExit,
+    /// End of stream is ignored: the connection stays open (lesson 01: after its reply).
+    KeepsOpenAtEof,
+    /// Each read is one message: no line framing at all.
+    RepliesPerRead,
+    /// Lines are framed, but each read is checked for UTF-8 on its own.
+    DecodesPerRead,
+    /// After a half-close: reads end of stream again and again, for a while, without closing.
+    SpinsOnHalfClose,
+    /// After a half-close: closes properly, then spins (for the CPU measurement).
+    SpinsAfterClose,
+    /// Bytes that are not UTF-8 are answered lossily (lessons 02 and 03).
+    LossyNotUtf8,
+    /// Bytes that are not UTF-8 get an error line (lesson 01 shows them lossily instead).
+    NotUtf8Error,
+    NoLineLimit,
+    NoIdleTimeout,
+    /// Of a read holding several lines, only the first is answered.
+    GluedDropsRest,
+    /// The server stops (closes its listener) when this happens, as a crash would.
+    CrashesOn(Event),
+    /// The server stops after accepting this many connections.
+    StopsAfter(usize),
+    /// Lesson 03 with one worker: one client at a time.
+    OneWorker,
+    /// Lesson 01: the process ends with a panic, whatever happened.
+    ExitsDirty,
+    /// Binds but never listens: every connection is refused.
+    NotListening,
+}
+
+/// State shared by a sample server's threads.
+struct Shared {
+    lesson: Lesson,
+    flaw: Flaw,
+    addr: SocketAddr,
+    /// The server has stopped (crashed, or the test is over): accept nothing more.
+    stopped: AtomicBool,
+    accepted: AtomicUsize,
+    /// Messages answered on all connections, for [`Flaw::CountsAcrossConnections`].
+    total: AtomicUsize,
+    random: AtomicU64,
+}
+
+impl Shared {
+    /// Stops the server, and wakes the acceptor blocked in accept() so it sees it.
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+
+    /// A random ACK number from 1 to 1000 (xorshift: good enough for a sample).
+    fn ack(&self) -> u64 {
+        let mut x = self.random.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.random.store(x, Ordering::Relaxed);
+        x % 1000 + 1
+    }
+}
+
+/// A sample server for lesson 02 (one client at a time) or 03 (a pool), running until dropped.
+pub struct Sample {
+    shared: Arc<Shared>,
+    /// For [`Flaw::NotListening`]: the bound socket, kept open.
+    _bound: Option<Socket>,
+}
+
+impl Sample {
+    pub fn start(lesson: Lesson, flaw: Flaw) -> Sample {
+        assert_ne!(lesson, Lesson::L01, "lesson 01 is OneShot");
+        if flaw == Flaw::NotListening {
+            let (socket, addr) = bind_only();
+            let shared = Arc::new(Shared {
+                lesson,
+                flaw,
+                addr,
+                stopped: AtomicBool::new(true),
+                accepted: AtomicUsize::new(0),
+                total: AtomicUsize::new(0),
+                random: AtomicU64::new(1),
+            });
+            return Sample {
+                shared,
+                _bound: Some(socket),
+            };
+        }
+        let listener = listen();
+        let shared = Arc::new(Shared {
+            lesson,
+            flaw,
+            addr: listener.local_addr().unwrap(),
+            stopped: AtomicBool::new(false),
+            accepted: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+            random: AtomicU64::new(0x2545_f491_4f6c_dd1d),
+        });
+        let for_acceptor = Arc::clone(&shared);
+        if lesson == Lesson::L02 {
+            thread::spawn(move || serve_one_at_a_time(listener, for_acceptor));
+        } else {
+            let workers = if flaw == Flaw::OneWorker { 1 } else { 4 };
+            let (jobs, queue) = mpsc::sync_channel::<TcpStream>(8);
+            let queue = Arc::new(Mutex::new(queue));
+            for _ in 0..workers {
+                let queue = Arc::clone(&queue);
+                let shared = Arc::clone(&shared);
+                thread::spawn(move || work(queue, shared));
+            }
+            thread::spawn(move || accept_into_pool(listener, jobs, for_acceptor));
+        }
+        Sample {
+            shared,
+            _bound: None,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+}
+
+impl Drop for Sample {
+    fn drop(&mut self) {
+        self.shared.stop();
+    }
+}
+
+/// A socket bound to a free port, but not listening: connections to it are refused.
+fn bind_only() -> (Socket, SocketAddr) {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&addr.into()).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    (socket, addr)
+}
+
+/// A listener with a long backlog, so 200 connections at once all fit.
+fn listen() -> TcpListener {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&addr.into()).unwrap();
+    socket.listen(1024).unwrap();
+    socket.into()
+}
+
+/// Accepts the next connection, or `None` when the server should stop (closing its listener).
+fn next_client(listener: &TcpListener, shared: &Shared) -> Option<TcpStream> {
+    let (stream, _) = listener.accept().ok()?;
+    let n = shared.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+    if shared.stopped.load(Ordering::SeqCst) {
+        return None;
+    }
+    if let Flaw::StopsAfter(limit) = shared.flaw
+        && n > limit
+    {
+        return None;
+    }
+    Some(stream)
+}
+
+fn serve_one_at_a_time(listener: TcpListener, shared: Arc<Shared>) {
+    while let Some(stream) = next_client(&listener, &shared) {
+        let (event, stream) = serve_lines(stream, &shared);
+        if shared.flaw == Flaw::CrashesOn(event) {
+            shared.stopped.store(true, Ordering::SeqCst);
+            drop(stream);
+            return;
+        }
+    }
+}
+
+fn accept_into_pool(listener: TcpListener, jobs: SyncSender<TcpStream>, shared: Arc<Shared>) {
+    while let Some(stream) = next_client(&listener, &shared) {
+        if let Err(mpsc::TrySendError::Full(mut stream)) = jobs.try_send(stream) {
+            let _ = stream.write_all(b"busy: try again later\n");
+        }
+    }
+}
+
+fn work(queue: Arc<Mutex<Receiver<TcpStream>>>, shared: Arc<Shared>) {
+    loop {
+        let next = queue.lock().unwrap().recv();
+        let Ok(stream) = next else { return };
+        if shared.stopped.load(Ordering::SeqCst) {
+            continue;
+        }
+        let (event, stream) = serve_lines(stream, &shared);
+        if shared.flaw == Flaw::CrashesOn(event) {
+            // Stop first, close after: the client must not see the close before the server is
+            // down.
+            shared.stop();
+            drop(stream);
+        }
+    }
+}
+
+/// One conversation of lessons 02 and 03, with the sample's flaw. Returns how it ended, and
+/// the connection still open (if it is), so the caller decides what happens first.
+fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStream>) {
+    let flaw = shared.flaw;
+    let idle = if flaw == Flaw::NoIdleTimeout {
+        HOLD
+    } else {
+        IDLE
+    };
+    let _ = stream.set_read_timeout(Some(idle));
+    let greeting: &[u8] = match shared.lesson {
+        Lesson::L02 => b"Welcome to the sample server\n",
+        _ => b"Hello World!\n",
+    };
+    if flaw != Flaw::NoGreeting {
+        let _ = stream.write_all(greeting);
+    }
+    // The server stops here, before it answers, when the flaw is to crash on this event.
+    macro_rules! event {
+        ($event:expr) => {
+            if flaw == Flaw::CrashesOn($event) {
+                return ($event, Some(stream));
+            }
+        };
+    }
+    let mut count = 0;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut reads_in_line = 0;
+    let mut bad_read = false;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) if flaw == Flaw::KeepsOpenAtEof => {
+                thread::sleep(HOLD);
+                return (Event::Eof, Some(stream));
+            }
+            Ok(0) if flaw == Flaw::SpinsOnHalfClose => {
+                let started = Instant::now();
+                while started.elapsed() < SPIN && matches!(stream.read(&mut buf), Ok(0)) {}
+                return (Event::Eof, Some(stream));
+            }
+            Ok(0) if flaw == Flaw::SpinsAfterClose => {
+                drop(stream);
+                let started = Instant::now();
+                let mut x = 0u64;
+                while started.elapsed() < SPIN {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+                return (Event::Eof, None);
+            }
+            Ok(0) if pending.is_empty() => {
+                event!(Event::Eof);
+                return (Event::Eof, Some(stream));
+            }
+            Ok(0) => {
+                event!(Event::EofMidLine);
+                return (Event::EofMidLine, Some(stream));
+            }
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                event!(Event::Idle);
+                let _ = stream.write_all(b"error: idle timeout\n");
+                return (Event::Idle, Some(stream));
+            }
+            Err(_) => {
+                event!(Event::ReadError);
+                return (Event::ReadError, Some(stream));
+            }
+        };
+        let chunk = &buf[..n];
+
+        if flaw == Flaw::RepliesPerRead {
+            let text = String::from_utf8_lossy(chunk);
+            let text = text.trim_end_matches(['\r', '\n']);
+            if text == "exit" {
+                let _ = stream.write_all(b"bye\n");
+                return (Event::Exit, Some(stream));
+            }
+            count += 1;
+            let reply = reply(shared, count, text);
+            let _ = stream.write_all(reply.as_bytes());
+            continue;
+        }
+
+        pending.extend_from_slice(chunk);
+        reads_in_line += 1;
+        if flaw == Flaw::DecodesPerRead && std::str::from_utf8(chunk).is_err() {
+            bad_read = true;
+        }
+        if chunk.iter().filter(|&&b| b == b'\n').count() > 1 {
+            event!(Event::Glued);
+        }
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = pending.drain(..=end).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if reads_in_line > 1 {
+                event!(Event::Split);
+            }
+            reads_in_line = usize::from(!pending.is_empty());
+            let valid = std::str::from_utf8(&line).is_ok() && !std::mem::take(&mut bad_read);
+            if !valid && flaw == Flaw::LossyNotUtf8 {
+                count += 1;
+                let text = String::from_utf8_lossy(&line);
+                let _ = stream.write_all(reply(shared, count, &text).as_bytes());
+                continue;
+            }
+            if !valid {
+                event!(Event::NotUtf8);
+                let _ = stream.write_all(b"error: not UTF-8\n");
+                continue;
+            }
+            let text = String::from_utf8_lossy(&line).into_owned();
+            if text == "exit" && flaw != Flaw::IgnoresExit {
+                let _ = stream.write_all(b"bye\n");
+                return (Event::Exit, Some(stream));
+            }
+            count += 1;
+            let _ = stream.write_all(reply(shared, count, &text).as_bytes());
+            if flaw == Flaw::GluedDropsRest {
+                pending.clear();
+            }
+        }
+        if pending.len() > LINE_LIMIT && flaw != Flaw::NoLineLimit {
+            event!(Event::TooLong);
+            let _ = stream.write_all(b"error: line too long\n");
+            return (Event::TooLong, Some(stream));
+        }
+    }
+}
+
+/// The reply to the `n`-th message `text`, in the sample's lesson, with its flaw.
+fn reply(shared: &Shared, n: usize, text: &str) -> String {
+    let flaw = shared.flaw;
+    match shared.lesson {
+        Lesson::L02 => {
+            let n = match flaw {
+                Flaw::WrongReply => n - 1,
+                Flaw::CountsAcrossConnections => shared.total.fetch_add(1, Ordering::SeqCst) + 1,
+                _ => n,
+            };
+            format!("message {n}: {text}\n")
+        }
+        _ => {
+            let r = match flaw {
+                Flaw::WrongReply => 0,
+                Flaw::SameAck => 7,
+                _ => shared.ack(),
+            };
+            format!("{r}:ACK!\n")
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lesson 01: one client, one message, then the "process" ends.
+
+/// A lesson-01 sample: serves one client on a thread, then reports how it "exited".
+pub struct OneShot {
+    addr: SocketAddr,
+    exit: Receiver<Exit>,
+    /// For [`Flaw::NotListening`]: the bound socket, kept open.
+    _bound: Option<Socket>,
+}
+
+impl OneShot {
+    pub fn start(flaw: Flaw) -> OneShot {
+        let (report, exit) = mpsc::channel();
+        if flaw == Flaw::NotListening {
+            let (socket, addr) = bind_only();
+            return OneShot {
+                addr,
+                exit,
+                _bound: Some(socket),
+            };
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            drop(listener);
+            let (code, stderr) = serve_one(stream, flaw);
+            let (code, stderr) = if flaw == Flaw::ExitsDirty {
+                (
+                    101,
+                    "thread 'main' panicked at src/main.rs:1:1\n".to_string(),
+                )
+            } else {
+                (code, stderr)
+            };
+            let _ = report.send(Exit {
+                code: Some(code),
+                stderr,
+            });
+        });
+        OneShot {
+            addr,
+            exit,
+            _bound: None,
+        }
+    }
+}
+
+impl Instance for OneShot {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn pid(&self) -> Option<u32> {
+        None
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> Option<Exit> {
+        self.exit.recv_timeout(timeout).ok()
+    }
+}
+
+/// Lesson 01's conversation; returns the exit status and stderr.
+fn serve_one(mut stream: TcpStream, flaw: Flaw) -> (i32, String) {
+    let error = |sentence: &str| (1, format!("error: {sentence}\n"));
+    if flaw != Flaw::NoGreeting {
+        let _ = stream.write_all(b"Connected!\n");
+    }
+    let idle = if flaw == Flaw::NoIdleTimeout {
+        HOLD
+    } else {
+        IDLE
+    };
+    let _ = stream.set_read_timeout(Some(idle));
+    let mut message = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) if message.is_empty() => return error("closed without sending a message"),
+            Ok(0) => break,
+            Ok(n) => message.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return error("sent nothing");
+            }
+            Err(e) => return error(&format!("reading failed: {e}")),
+        }
+        // One read is one message, except for the flaw that reads on to a newline, unbounded.
+        if flaw != Flaw::NoLineLimit || message.ends_with(b"\n") {
+            break;
+        }
+    }
+    let reply = if flaw == Flaw::NotUtf8Error && std::str::from_utf8(&message).is_err() {
+        "error: not UTF-8".to_string()
+    } else {
+        let text = String::from_utf8_lossy(&message);
+        let text = text.trim_end_matches('\n').trim_end_matches('\r');
+        if flaw == Flaw::WrongReply {
+            text.to_string()
+        } else {
+            format!("received: {text}")
+        }
+    };
+    let _ = stream.write_all(format!("{reply}\n").as_bytes());
+    if flaw == Flaw::KeepsOpenAtEof {
+        thread::sleep(HOLD);
+    }
+    (0, String::new())
+}
