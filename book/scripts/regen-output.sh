@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Regenerates the program output the book shows, from real runs of the lessons.
 #
-#   book/scripts/regen-output.sh              every lesson
-#   book/scripts/regen-output.sh lesson-02    one lesson
+#   book/scripts/regen-output.sh              everything
+#   book/scripts/regen-output.sh lesson-02    one lesson (or `original`, `checker`)
 #
-# Each book/scripts/lesson-NN.sh runs its lesson's programs and writes what they printed under
-# book/src/output/lesson-NN/, which the chapter includes with {{#include}}. Runs bind 127.0.0.1
+# Each book/scripts/NAME.sh runs its programs and writes what they printed under
+# book/src/output/NAME/, which the chapters include with {{#include}}. Runs bind 127.0.0.1
 # only. Some steps need tools a learner may not have (tcpdump, strace); a script that lacks one
 # says so and leaves that output as it was.
 set -euo pipefail
@@ -16,7 +16,8 @@ exec 9>/tmp/course-regen-output.lock
 flock 9
 cargo build --workspace --bins --quiet
 if [ "$#" -eq 0 ]; then
-  set -- $(cd book/scripts && ls lesson-*.sh | sed 's/\.sh$//')
+  # Every script but this one: the lessons, then the checker's pages.
+  set -- $(cd book/scripts && ls *.sh | grep -vx 'regen-output.sh' | sed 's/\.sh$//')
 fi
 for lesson in "$@"; do
   echo "== $lesson"
