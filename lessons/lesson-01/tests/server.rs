@@ -1,9 +1,9 @@
 //! Black-box tests of lesson 01: the real binaries, real sockets on 127.0.0.1, port 0, and a
 //! deadline on every wait.
 
-use std::net::TcpListener;
 use std::process::Command;
 
+use test_support::cli::{self, assert_one_sentence};
 use test_support::{Client, DEADLINE, Server, run_to_end, seed};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson-01");
@@ -13,13 +13,6 @@ fn client(addr: &str, args: &[&str]) -> Command {
     let mut command = Command::new(CLIENT);
     command.arg("--addr").arg(addr).args(args);
     command
-}
-
-/// One sentence on stderr, starting with `error:`, and no trace of a panic.
-fn assert_one_sentence(stderr: &str) {
-    assert!(stderr.starts_with("error: "), "stderr: {stderr:?}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr:?}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr:?}");
 }
 
 #[test]
@@ -80,46 +73,6 @@ fn client_takes_the_message_from_its_arguments() {
 }
 
 #[test]
-fn port_in_use_is_one_sentence_and_exit_one() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let mut command = Command::new(SERVER);
-    command.arg("--addr").arg(&addr);
-    let out = run_to_end(command, b"", DEADLINE);
-    assert_eq!(out.code(), Some(1));
-    assert_one_sentence(&out.stderr);
-    assert!(out.stderr.contains("already in use"), "{}", out.stderr);
-}
-
-#[test]
-fn malformed_addr_is_one_sentence_and_exit_one() {
-    for bad in ["not-an-address", "127.0.0.1", "127.0.0.1:99999"] {
-        let mut command = Command::new(SERVER);
-        command.arg("--addr").arg(bad);
-        let out = run_to_end(command, b"", DEADLINE);
-        assert_eq!(out.code(), Some(1), "--addr {bad}");
-        assert_one_sentence(&out.stderr);
-
-        let out = run_to_end(client(bad, &["hi"]), b"", DEADLINE);
-        assert_eq!(out.code(), Some(1), "client --addr {bad}");
-        assert_one_sentence(&out.stderr);
-    }
-}
-
-#[test]
-fn connection_refused_is_one_sentence_and_exit_one() {
-    // A port that was free a moment ago and has nobody listening now.
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let out = run_to_end(client(&addr.to_string(), &["hi"]), b"", DEADLINE);
-    assert_eq!(out.code(), Some(1));
-    assert_one_sentence(&out.stderr);
-    assert!(out.stderr.contains("refused"), "{}", out.stderr);
-}
-
-#[test]
 fn client_that_sends_nothing_and_leaves() {
     let server = Server::start(SERVER, &[]);
     let mut conn = Client::connect(server.addr());
@@ -155,17 +108,6 @@ fn bytes_that_are_not_utf8_are_shown_lossily() {
 }
 
 #[test]
-fn help_works_on_both_binaries() {
-    for bin in [SERVER, CLIENT] {
-        let mut command = Command::new(bin);
-        command.arg("--help");
-        let out = run_to_end(command, b"", DEADLINE);
-        assert_eq!(out.code(), Some(0));
-        assert!(out.stdout.contains("--addr"), "{}", out.stdout);
-    }
-}
-
-#[test]
 fn the_original_python_client_talks_to_our_server() {
     let server = Server::start(SERVER, &[]);
     // client.py reads a line, sends it without a newline, prints what one recv returns, and
@@ -185,4 +127,14 @@ fn the_original_python_client_talks_to_our_server() {
     );
     assert_eq!(out.code(), Some(0), "stderr: {}", out.stderr);
     assert_eq!(server.finish(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn the_command_line_conventions_hold() {
+    cli::assert_help(SERVER);
+    cli::assert_help(CLIENT);
+    cli::assert_port_in_use(SERVER, &[]);
+    cli::assert_bad_addresses_refused(SERVER, &[], b"");
+    cli::assert_bad_addresses_refused(CLIENT, &["hi"], b"");
+    cli::assert_connection_refused(CLIENT, &["hi"], b"");
 }

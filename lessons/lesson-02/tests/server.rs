@@ -7,6 +7,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use test_support::cli::{self, assert_one_sentence};
 use test_support::client::is_timeout;
 use test_support::observe::wait_for_tcp_socket;
 use test_support::{Client, DEADLINE, Server, run_to_end};
@@ -65,13 +66,6 @@ fn expect_one_log_line(server: &Server, needle: &str) -> String {
     assert_eq!(stderr.lines().count(), 1, "stderr: {stderr:?}");
     assert!(!stderr.contains("panicked"), "stderr: {stderr:?}");
     stderr
-}
-
-/// One sentence on stderr, starting with `error:`, and no trace of a panic.
-fn assert_one_sentence(stderr: &str) {
-    assert!(stderr.starts_with("error: "), "stderr: {stderr:?}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr:?}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr:?}");
 }
 
 #[test]
@@ -348,56 +342,6 @@ fn without_reuseaddr_a_restart_fails_while_a_connection_is_in_time_wait() {
 }
 
 #[test]
-fn port_in_use_is_one_sentence_and_exit_one() {
-    // SO_REUSEADDR does not let a second program listen where one already listens.
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap();
-    let out = run_to_end(server_at(addr, &[]), b"", DEADLINE);
-    assert_eq!(out.code(), Some(1));
-    assert_one_sentence(&out.stderr);
-    assert!(out.stderr.contains("already in use"), "{}", out.stderr);
-}
-
-#[test]
-fn malformed_addr_is_one_sentence_and_exit_one() {
-    for bad in ["not-an-address", "127.0.0.1", "127.0.0.1:99999"] {
-        let mut command = Command::new(SERVER);
-        command.arg("--addr").arg(bad);
-        let out = run_to_end(command, b"", DEADLINE);
-        assert_eq!(out.code(), Some(1), "--addr {bad}");
-        assert_one_sentence(&out.stderr);
-
-        let out = run_to_end(client(bad), b"hi\n", DEADLINE);
-        assert_eq!(out.code(), Some(1), "client --addr {bad}");
-        assert_one_sentence(&out.stderr);
-    }
-}
-
-#[test]
-fn connection_refused_is_one_sentence_and_exit_one() {
-    // A port that was free a moment ago and has nobody listening now.
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let out = run_to_end(client(&addr.to_string()), b"hi\n", DEADLINE);
-    assert_eq!(out.code(), Some(1));
-    assert_one_sentence(&out.stderr);
-    assert!(out.stderr.contains("refused"), "{}", out.stderr);
-}
-
-#[test]
-fn help_works_on_both_binaries() {
-    for bin in [SERVER, CLIENT] {
-        let mut command = Command::new(bin);
-        command.arg("--help");
-        let out = run_to_end(command, b"", DEADLINE);
-        assert_eq!(out.code(), Some(0));
-        assert!(out.stdout.contains("--addr"), "{}", out.stdout);
-    }
-}
-
-#[test]
 fn the_client_with_piped_stdin_prints_every_reply() {
     let server = Server::start(SERVER, &[]);
     let addr = server.addr().to_string();
@@ -465,4 +409,15 @@ fn the_client_reports_an_error_reply_and_the_close_that_follows() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn the_command_line_conventions_hold() {
+    cli::assert_help(SERVER);
+    cli::assert_help(CLIENT);
+    // SO_REUSEADDR does not let a second program listen where one already listens.
+    cli::assert_port_in_use(SERVER, &[]);
+    cli::assert_bad_addresses_refused(SERVER, &[], b"");
+    cli::assert_bad_addresses_refused(CLIENT, &[], b"hi\n");
+    cli::assert_connection_refused(CLIENT, &[], b"hi\n");
 }

@@ -10,10 +10,11 @@ use std::process::Command;
 use std::thread;
 
 use common::{
-    CLIENT, Raw, Reply, SERVER, Scratch, assert_one_sentence, client, names_in, pattern, sha256,
-    start, still_serves, wait_until,
+    CLIENT, Raw, Reply, SERVER, Scratch, client, names_in, pattern, sha256, start, still_serves,
+    wait_until,
 };
 use lesson_04::protocol::{ErrorCode, Frame, hex};
+use test_support::cli::{self, assert_one_sentence};
 use test_support::{DEADLINE, run_to_end};
 
 #[test]
@@ -276,52 +277,12 @@ fn a_silent_client_is_dropped_and_the_others_are_served() {
 }
 
 #[test]
-fn help_works_on_both_binaries() {
-    for bin in [SERVER, CLIENT] {
-        let mut command = Command::new(bin);
-        command.arg("--help");
-        let out = run_to_end(command, b"", DEADLINE);
-        assert_eq!(out.code(), Some(0));
-        assert!(out.stdout.contains("--addr"), "{}", out.stdout);
-    }
-}
-
-#[test]
-fn port_in_use_is_one_sentence_and_exit_one() {
-    let scratch = Scratch::new("port-in-use");
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut command = Command::new(SERVER);
-    command
-        .arg("--addr")
-        .arg(taken.local_addr().unwrap().to_string())
-        .arg("--dir")
-        .arg(scratch.join("store"));
-    let out = run_to_end(command, b"", DEADLINE);
-    assert_eq!(out.code(), Some(1));
-    assert_one_sentence(&out.stderr);
-    assert!(out.stderr.contains("already in use"), "{}", out.stderr);
-}
-
-#[test]
 fn bad_addresses_and_folders_are_one_sentence_and_exit_one() {
     let scratch = Scratch::new("bad-args");
-    for bad in ["not-an-address", "127.0.0.1", "127.0.0.1:99999"] {
-        let mut command = Command::new(SERVER);
-        command
-            .arg("--addr")
-            .arg(bad)
-            .arg("--dir")
-            .arg(scratch.join("store"));
-        let out = run_to_end(command, b"", DEADLINE);
-        assert_eq!(out.code(), Some(1), "--addr {bad}");
-        assert_one_sentence(&out.stderr);
-
-        let mut command = Command::new(CLIENT);
-        command.arg("--addr").arg(bad).arg("list");
-        let out = run_to_end(command, b"", DEADLINE);
-        assert_eq!(out.code(), Some(1), "client --addr {bad}");
-        assert_one_sentence(&out.stderr);
-    }
+    let store = scratch.join("store");
+    let store = store.to_str().expect("a UTF-8 temporary path");
+    cli::assert_bad_addresses_refused(SERVER, &["--dir", store], b"");
+    cli::assert_bad_addresses_refused(CLIENT, &["list"], b"");
     // A folder that cannot be created: its parent is a file.
     let file = scratch.file("plain-file", 1, 0);
     let mut command = Command::new(SERVER);
@@ -340,17 +301,24 @@ fn bad_addresses_and_folders_are_one_sentence_and_exit_one() {
 
 #[test]
 fn connection_refused_and_a_missing_file_are_one_sentence_and_exit_one() {
+    cli::assert_connection_refused(CLIENT, &["list"], b"");
+
     let addr = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let out = client(addr, &["list"]);
-    assert_eq!(out.code(), Some(1));
-    assert_one_sentence(&out.stderr);
-    assert!(out.stderr.contains("refused"), "{}", out.stderr);
-
     let out = client(addr, &["send", "/nonexistent/picture.png"]);
     assert_eq!(out.code(), Some(1));
     assert_one_sentence(&out.stderr);
     assert!(out.stderr.contains("cannot open"), "{}", out.stderr);
+}
+
+#[test]
+fn the_command_line_conventions_hold() {
+    let scratch = Scratch::new("conventions");
+    let store = scratch.join("store");
+    let store = store.to_str().expect("a UTF-8 temporary path");
+    cli::assert_help(SERVER);
+    cli::assert_help(CLIENT);
+    cli::assert_port_in_use(SERVER, &["--dir", store]);
 }

@@ -5,6 +5,7 @@
 //!   from its first stdout line (`listening on ADDR`, the course's convention).
 //! - [`run_to_end`] runs a program (a client, or a server that should fail) to completion.
 //! - [`Client`] is a line-oriented TCP client whose every read and write has a deadline.
+//! - [`cli`] checks the command-line conventions every lesson's programs follow.
 //! - [`exercise`] runs a learner's exercise with a deadline and reports pass or fail with a hint.
 //! - [`observe`] looks through `/proc`: a process's CPU time, the TCP sockets and their states.
 //! - [`seed`] runs the original Python programs from `../shared/seed-python/`, unmodified.
@@ -12,6 +13,7 @@
 //! Nothing here sleeps to synchronise: every wait is on an event (a line, an exit, a byte) and
 //! every wait is bounded by a deadline, so a broken server fails a test instead of hanging it.
 
+pub mod cli;
 pub mod client;
 pub mod exercise;
 pub mod observe;

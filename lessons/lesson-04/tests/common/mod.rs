@@ -238,13 +238,6 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
 }
 
-/// One sentence on stderr, starting with `error:`, and no trace of a panic.
-pub fn assert_one_sentence(stderr: &str) {
-    assert!(stderr.starts_with("error: "), "stderr: {stderr:?}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr:?}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr:?}");
-}
-
 /// The server is still alive and serving: a whole upload works.
 pub fn still_serves(server: &Server, name: &str) {
     let bytes = pattern(1000, 99);
