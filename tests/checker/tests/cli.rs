@@ -83,13 +83,17 @@ fn skipped_checks_are_listed_but_not_counted() {
 
 #[test]
 fn requests_it_refuses_get_one_sentence_and_exit_two() {
-    let refused: [(&[&str], &str); 5] = [
+    let refused: [(&[&str], &str); 6] = [
         (
             &["--lesson", "02", "--addr", "10.1.2.3:8888"],
             "not a loopback address",
         ),
         (&["--lesson", "01", "--addr", "127.0.0.1:8888"], "--spawn"),
-        (&["--lesson", "04"], "not written yet"),
+        (&["--lesson", "05"], "there is no lesson 05"),
+        (
+            &["--lesson", "04", "--dialect", "original"],
+            "no original dialect",
+        ),
         (
             &["--lesson", "02", "--only", "no-such-check"],
             "no check called",
