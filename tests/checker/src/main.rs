@@ -185,3 +185,20 @@ fn parse_size(text: &str) -> Result<u64, String> {
 fn seconds(value: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).map_err(|_| format!("{value} is not a number of seconds"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_the_same_suffixes_as_lesson_04() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert_eq!(parse_size("100M"), Ok(100 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        for bad in ["", "M", "lots", "99999999999G", "-1"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -438,7 +438,7 @@ pub fn checks() -> Vec<Check> {
         ),
         check(
             "list",
-            "LIST, on the connection that uploaded, gives an ENTRY with its name and size, then END",
+            "LIST after an upload, on its connection: an ENTRY with its name and size, then END",
             list,
         ),
         check(
@@ -453,7 +453,7 @@ pub fn checks() -> Vec<Check> {
         ),
         check(
             "wrong-checksum",
-            "an upload whose bytes do not match its SHA-256 gets ERROR Checksum and is not listed",
+            "bytes that do not match the SHA-256 announced: ERROR Checksum, and not listed",
             wrong_checksum,
         ),
         check(
@@ -463,7 +463,7 @@ pub fn checks() -> Vec<Check> {
         ),
         hostile(
             "bad-magic",
-            "a first byte that is not 0xF1 (another version, `hello` typed into nc) gets ERROR BadFrame, then the close",
+            "a first byte other than 0xF1 (`hello` from nc): ERROR BadFrame, then the close",
             bad_magic,
         ),
         hostile(
@@ -473,7 +473,7 @@ pub fn checks() -> Vec<Check> {
         ),
         hostile(
             "impossible-length",
-            "a header announcing more than its type allows gets ERROR BadFrame at once, payload unread",
+            "a length over its frame type's limit: ERROR BadFrame at once, payload unread",
             impossible_length,
         ),
         hostile(
@@ -503,7 +503,7 @@ pub fn checks() -> Vec<Check> {
         ),
         hostile(
             "existing-name",
-            "a second upload of a taken name never replaces the first: ERROR Exists, or stored under another name",
+            "a taken name is never overwritten: ERROR Exists, or stored under another name",
             existing_name,
         ),
         hostile(
