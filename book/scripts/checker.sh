@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
-# The checker's own page: its list of checks, and its output against lesson 01.
+# The checker's own page: its lists of checks, and its output against lessons 01 and 04.
 #
 #   book/scripts/regen-output.sh checker
 #
 # Writes, under $1:
 #   list-03.txt     `checker --lesson 03 --list`: every check and what it proves
+#   list-04.txt     the same for lesson 04's binary protocol
 #   lesson-01.txt   the checker against lesson 01's server, a fresh server per check
+#   lesson-04.txt   the checker against lesson 04's server, on 127.0.0.1:8888, storing into a
+#                   fresh temporary folder that is removed afterwards
 # The output against the original Python servers is written by original.sh.
 set -euo pipefail
 out=${1:?usage: checker.sh OUTPUT_DIR}
 checker=target/debug/checker
 
-{
-  echo "\$ cargo run -p checker -- --lesson 03 --list"
-  "$checker" --lesson 03 --list
-} >"$out/list-03.txt"
-echo "wrote $out/list-03.txt"
+work=$(mktemp -d /tmp/checker-book.XXXXXX)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for lesson in 03 04; do
+  {
+    echo "\$ cargo run -p checker -- --lesson $lesson --list"
+    "$checker" --lesson "$lesson" --list
+  } >"$out/list-$lesson.txt"
+  echo "wrote $out/list-$lesson.txt"
+done
 
 {
   echo "\$ cargo build -p lesson-01"
@@ -23,3 +37,23 @@ echo "wrote $out/list-03.txt"
   "$checker" --lesson 01 --spawn "target/debug/lesson-01 --idle-timeout 1" --idle-timeout 1
 } >"$out/lesson-01.txt"
 echo "wrote $out/lesson-01.txt"
+
+# Lesson 04's server on the default address, storing into a folder of its own.
+target/debug/lesson-04 --dir "$work/received" --idle-timeout 2 --max-size 1M \
+  >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+  grep -q '^listening on' "$work/server.log" 2>/dev/null && break
+  sleep 0.1
+done
+if ! grep -q '^listening on' "$work/server.log"; then
+  echo "checker.sh: lesson 04's server did not start:" >&2
+  cat "$work/server.log" >&2
+  exit 1
+fi
+{
+  echo "\$ cargo run -p lesson-04 -- --dir received --idle-timeout 2 --max-size 1M     # terminal 1"
+  echo "\$ cargo run -p checker -- --lesson 04 --idle-timeout 2 --max-size 1M          # terminal 2"
+  "$checker" --lesson 04 --idle-timeout 2 --max-size 1M
+} >"$out/lesson-04.txt"
+echo "wrote $out/lesson-04.txt"

@@ -238,6 +238,20 @@ impl Conn {
         Drained { bytes, total, end }
     }
 
+    /// Waits until `deadline` at most for exactly `n` more bytes, for a protocol that says how
+    /// many are coming (lesson 04's frames) rather than ending each message with a newline.
+    /// The end of the stream before `n` bytes is `Got::Closed` with the bytes that did come.
+    pub fn take(&mut self, n: usize, deadline: Instant) -> Result<Vec<u8>, Got> {
+        while self.pending.len() < n {
+            match self.read_some(deadline) {
+                Ok(0) => return Err(Got::Closed(std::mem::take(&mut self.pending))),
+                Ok(_) => {}
+                Err(got) => return Err(got),
+            }
+        }
+        Ok(self.pending.drain(..n).collect())
+    }
+
     /// Half-closes: sends FIN, so the server reads end of stream, while we can still read.
     pub fn shutdown_write(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);

@@ -6,18 +6,29 @@
 //! ```
 //!
 //! It prints one line per check, `pass  NAME`, `FAIL  NAME: saw X, expected Y` or
-//! `skip  NAME: REASON`, then `N passed, N failed`. First the protocol (greeting, replies,
-//! counting, `exit`, end of stream), then hostile clients (one that vanishes mid-line, one that
-//! resets, one that half-closes, bytes that are not UTF-8, a character split across packets, a
-//! line of 1 MiB, a silent client, a slow client, `a\nexit\n` in one packet, 200 connections
-//! dropped at once, 1,000 connections in a burst), each followed by a check that the server
-//! still serves a well-behaved client. Every wait has a deadline, and the checker talks only
-//! to the address it is given, which must be loopback unless `--allow-remote`.
+//! `skip  NAME: REASON`, then `N passed, N failed`. First the protocol, then hostile clients,
+//! each followed by a check that the server still serves a well-behaved client. Every wait has
+//! a deadline, and the checker talks only to the address it is given, which must be loopback
+//! unless `--allow-remote`.
+//!
+//! For the line protocols of lessons 01 to 03 ([`lines`]): the greeting, replies, counting,
+//! `exit`, end of stream; then a client that vanishes mid-line, one that resets, one that
+//! half-closes, bytes that are not UTF-8, a character split across packets, a line of 1 MiB, a
+//! silent client, a slow client, `a\nexit\n` in one packet, 200 connections dropped at once,
+//! 1,000 connections in a burst.
+//!
+//! For lesson 04's binary frames ([`frames`]): an upload, `get` back byte for byte, `list`, a
+//! file of 0 bytes, a missing file, a wrong checksum, end of stream; then a bad magic byte, an
+//! unknown frame type, an impossible length, unsafe names, a size over the server's limit, a
+//! client that resets halfway through an upload, a silent client, an idle timeout, a name
+//! already taken, 200 connections dropped at once, 1,000 connections in a burst. The follow-up
+//! after each is a small upload downloaded back intact. Every upload goes under a name unique to
+//! the run, so the checker can run again and again against the same server.
 //!
 //! # Using it from a lesson's tests
 //!
 //! A lesson checks its own server with one call, [`check()`], and one assertion,
-//! [`Report::assert_all_passed`]. Lessons 02 and 03 start their server once, and it faces every
+//! [`Report::assert_all_passed`]. Lessons 02 to 04 start their server once, and it faces every
 //! check in turn; lesson 01's server exits after one client, so the checker starts a fresh one
 //! for every check. To add the test to lesson NN:
 //!
@@ -54,22 +65,29 @@
 //!    of it, and the slow client sends a byte every quarter of it. Lesson 01 (already done, in
 //!    `lessons/lesson-01/tests/conformance.rs`) uses
 //!    `Target::spawn_binary(env!("CARGO_BIN_EXE_lesson-01"), &["--idle-timeout", "1"])` and no
-//!    `Server` of its own.
+//!    `Server` of its own. Lesson 04 (in `lessons/lesson-04/tests/conformance.rs`) starts its
+//!    server on a fresh folder, with `--idle-timeout 2 --max-size 1M`, and tells the checker
+//!    both: `Options { idle_timeout: Some(..), max_size: Some(1 << 20), .. }`.
 //!
 //! [`Report::assert_all_passed`] fails the test, printing the whole report, when any check
 //! failed or was skipped (a skipped check proves nothing). A run takes about ten seconds on a
-//! correct server, most of it spent waiting for the idle timeout and the slow client.
+//! correct line server, most of it spent waiting for the idle timeout and the slow client, and
+//! a few seconds on lesson 04's.
 //!
 //! # Adding a lesson
 //!
 //! Each lesson's checks are a table, a `Vec<`[`Check`]`>` made by a module: [`lines`] for the
-//! text protocols of lessons 01 to 03. Lesson 04's binary protocol gets a module of its own
-//! with its own table, one more arm in [`checks`], and a variant in [`Lesson`]; the runner, the
-//! report, the targets and the command line stay as they are.
+//! text protocols of lessons 01 to 03, [`frames`] for lesson 04's binary protocol (which speaks
+//! the protocol from its definition in the chapter, never with the lesson's code). A new
+//! protocol gets a module of its own with its own table, one more arm in [`checks`], and a
+//! variant in [`Lesson`]; the runner, the report, the targets and the command line stay as they
+//! are. [`crowd`] holds what every protocol shares: many connections at once.
 
 pub mod check;
 pub mod conn;
 pub mod cpu;
+pub mod crowd;
+pub mod frames;
 pub mod lines;
 pub mod report;
 pub mod target;
@@ -92,6 +110,8 @@ pub enum Lesson {
     L02,
     /// Lines, many clients at once: `R:ACK!`, `exit` → `bye`, `busy: try again later` when full.
     L03,
+    /// Binary frames: uploads checked by SHA-256, LIST, GET, ERROR frames, ERROR Busy when full.
+    L04,
 }
 
 impl FromStr for Lesson {
@@ -102,9 +122,9 @@ impl FromStr for Lesson {
             "1" => Ok(Lesson::L01),
             "2" => Ok(Lesson::L02),
             "3" => Ok(Lesson::L03),
-            "4" => Err("the checks for lesson 04 are not written yet".into()),
+            "4" => Ok(Lesson::L04),
             _ => Err(format!(
-                "there is no lesson {text}; the checker knows 01, 02 and 03"
+                "there is no lesson {text}; the checker knows 01, 02, 03 and 04"
             )),
         }
     }
@@ -116,6 +136,7 @@ impl fmt::Display for Lesson {
             Lesson::L01 => "01",
             Lesson::L02 => "02",
             Lesson::L03 => "03",
+            Lesson::L04 => "04",
         };
         f.write_str(number)
     }
@@ -148,6 +169,9 @@ pub struct Options {
     pub only: Vec<String>,
     /// Allow a server that is not on this machine.
     pub allow_remote: bool,
+    /// Lesson 04: the largest upload the server accepts (its `--max-size`), if known. The check
+    /// `too-large` declares one byte more; without it, 2^60 bytes, more than any server takes.
+    pub max_size: Option<u64>,
 }
 
 impl Default for Options {
@@ -158,6 +182,7 @@ impl Default for Options {
             timeout: Duration::from_secs(3),
             only: Vec::new(),
             allow_remote: false,
+            max_size: None,
         }
     }
 }
@@ -169,6 +194,7 @@ pub fn checks(lesson: Lesson, options: &Options) -> Vec<Check> {
             lesson,
             dialect: options.dialect,
         }),
+        Lesson::L04 => frames::checks(),
     }
 }
 
@@ -258,10 +284,10 @@ fn run(check: &Check, probe: &mut Probe) -> Outcome {
 }
 
 fn validate(lesson: Lesson, target: &Target, options: &Options) -> Result<(), String> {
-    if lesson == Lesson::L01 && options.dialect == Dialect::Original {
-        return Err(
-            "lesson 01 has no original dialect: the originals are lessons 02 and 03".into(),
-        );
+    if options.dialect == Dialect::Original && !matches!(lesson, Lesson::L02 | Lesson::L03) {
+        return Err(format!(
+            "lesson {lesson} has no original dialect: the originals are lessons 02 and 03"
+        ));
     }
     if lesson == Lesson::L01 && !target.is_fresh() {
         return Err(

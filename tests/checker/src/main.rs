@@ -30,13 +30,18 @@ server for every check. For example, after `cargo build -p lesson-01`:
 Lessons 02 and 03: start your server, then
   checker --lesson 02 --addr 127.0.0.1:8888 --idle-timeout 5   (server started with --idle-timeout 5)
 
+Lesson 04 (binary frames): the checker uploads files under names of its own, unique to each
+run, and leaves them on the server (the protocol has no delete). Give the server's limit with
+--max-size if you know it:
+  checker --lesson 04 --idle-timeout 5 --max-size 100M
+
 The original Python servers: --lesson 02 --dialect original (server.py) or --lesson 03
 --dialect original (threaded_server.py) against one you started, or --original to let the
 checker start a fresh copy from ../shared/seed-python/ for every check, under a 1 GiB memory cap.
 Never run threaded_server.py without a cap: it starts threads without end, even with no client."
 )]
 struct Args {
-    /// The lesson whose protocol the server claims: 01, 02 or 03.
+    /// The lesson whose protocol the server claims: 01, 02, 03 or 04.
     #[arg(long)]
     lesson: String,
 
@@ -71,6 +76,11 @@ struct Args {
     /// The longest wait, in seconds, for anything the protocol promises.
     #[arg(long, value_name = "SECS", default_value_t = 3.0)]
     timeout: f64,
+
+    /// Lesson 04: the largest upload the server accepts (its --max-size), in bytes or with K, M
+    /// or G. The too-large check declares one byte more; without this, 2^60 bytes.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    max_size: Option<u64>,
 
     /// Run only this check (and its follow-up); repeat for more.
     #[arg(long, value_name = "NAME")]
@@ -126,6 +136,7 @@ fn run(args: &Args) -> Result<bool, String> {
         timeout: seconds(args.timeout)?,
         only: args.only.clone(),
         allow_remote: args.allow_remote,
+        max_size: args.max_size,
     };
 
     if args.list {
@@ -157,6 +168,37 @@ fn run(args: &Args) -> Result<bool, String> {
     Ok(report.success())
 }
 
+/// `4096`, `64K`, `100M`, `2G`: a number of bytes, with an optional suffix (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("`{text}` is not a size such as 4096, 64K, 100M or 2G");
+    let upper = text.trim().to_ascii_uppercase();
+    let (digits, scale) = match upper.as_bytes().last() {
+        Some(b'K') => (&upper[..upper.len() - 1], 1 << 10),
+        Some(b'M') => (&upper[..upper.len() - 1], 1 << 20),
+        Some(b'G') => (&upper[..upper.len() - 1], 1 << 30),
+        _ => (upper.as_str(), 1),
+    };
+    let number: u64 = digits.parse().map_err(|_| bad())?;
+    number.checked_mul(scale).ok_or_else(bad)
+}
+
 fn seconds(value: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).map_err(|_| format!("{value} is not a number of seconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_the_same_suffixes_as_lesson_04() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert_eq!(parse_size("100M"), Ok(100 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        for bad in ["", "M", "lots", "99999999999G", "-1"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use checker::{Lesson, Options, Report, Status, Target};
+use samples::upload::{self, Fault};
 use samples::{Event, Flaw, IDLE, OneShot, Sample};
 
 /// Options for the samples. A flawed sample fails at once or never answers; a short timeout
@@ -21,6 +22,7 @@ fn options(flaw: Flaw, only: &[&str]) -> Options {
             Duration::from_secs(2)
         },
         only: only.iter().map(|s| s.to_string()).collect(),
+        max_size: Some(upload::MAX_SIZE),
         ..Options::default()
     }
 }
@@ -28,15 +30,25 @@ fn options(flaw: Flaw, only: &[&str]) -> Options {
 /// Runs the checks named in `only` (all when empty) on a fresh sample of `lesson` with `flaw`.
 fn run(lesson: Lesson, flaw: Flaw, only: &[&str]) -> Report {
     let options = options(flaw, only);
-    if lesson == Lesson::L01 {
-        checker::check(
+    match lesson {
+        Lesson::L01 => checker::check(
             lesson,
             &Target::fresh(move || OneShot::start(flaw)),
             &options,
-        )
-    } else {
-        let sample = Sample::start(lesson, flaw);
-        checker::check(lesson, &Target::running(sample.addr()), &options)
+        ),
+        Lesson::L04 => {
+            let fault = match flaw {
+                Flaw::None => Fault::None,
+                Flaw::Upload(fault) => fault,
+                other => panic!("lesson 04's sample takes Flaw::Upload, not {other:?}"),
+            };
+            let sample = upload::Sample::start(fault);
+            checker::check(lesson, &Target::running(sample.addr()), &options)
+        }
+        _ => {
+            let sample = Sample::start(lesson, flaw);
+            checker::check(lesson, &Target::running(sample.addr()), &options)
+        }
     }
 }
 
@@ -53,6 +65,11 @@ fn a_correct_lesson_02_server_passes_every_check() {
 #[test]
 fn a_correct_lesson_03_server_passes_every_check() {
     run(Lesson::L03, Flaw::None, &[]).assert_all_passed();
+}
+
+#[test]
+fn a_correct_lesson_04_server_passes_every_check() {
+    run(Lesson::L04, Flaw::None, &[]).assert_all_passed();
 }
 
 /// Which check must fail on which fault, for each lesson.
@@ -126,7 +143,68 @@ fn cases() -> Vec<(Lesson, &'static str, Flaw)> {
             (lesson, "served-after-1000-burst", StopsAfter(500)),
         ]);
     }
+    cases.extend(lesson_04_cases());
     cases
+}
+
+/// Lesson 04's cases: its sample server with one fault each.
+fn lesson_04_cases() -> Vec<(Lesson, &'static str, Flaw)> {
+    use Fault::*;
+    use upload::Event::{Idle, Lost, Refused};
+    let cases = [
+        ("upload", LittleEndian),
+        ("get", CorruptsGet),
+        ("list", ListWithoutEnd),
+        ("empty-file", EmptyNeedsData),
+        ("get-missing", MissingIsEmpty),
+        ("wrong-checksum", IgnoresChecksum),
+        ("end-of-stream", KeepsOpenAtEof),
+        ("bad-magic", IgnoresMagic),
+        (
+            "served-after-bad-magic",
+            CrashesOn(Refused(upload::BAD_FRAME)),
+        ),
+        ("unknown-type", SkipsUnknownTypes),
+        (
+            "served-after-unknown-type",
+            CrashesOn(Refused(upload::BAD_FRAME)),
+        ),
+        ("impossible-length", NoLengthCheck),
+        (
+            "served-after-impossible-length",
+            CrashesOn(Refused(upload::BAD_FRAME)),
+        ),
+        ("unsafe-names", NoNameCheck),
+        (
+            "served-after-unsafe-names",
+            CrashesOn(Refused(upload::BAD_NAME)),
+        ),
+        ("too-large", NoSizeLimit),
+        (
+            "served-after-too-large",
+            CrashesOn(Refused(upload::TOO_LARGE)),
+        ),
+        ("vanish-mid-upload", KeepsPartial),
+        ("served-after-vanish-mid-upload", CrashesOn(Lost)),
+        ("silent-client", OneAtATime),
+        // The silent client's connection and the one served meanwhile.
+        ("served-after-silent-client", StopsAfter(2)),
+        ("idle-timeout", NoIdleTimeout),
+        ("served-after-idle-timeout", CrashesOn(Idle)),
+        ("existing-name", Overwrites),
+        (
+            "served-after-existing-name",
+            CrashesOn(Refused(upload::EXISTS)),
+        ),
+        ("200-dropped", NotListening),
+        ("served-after-200-dropped", StopsAfter(150)),
+        ("1000-burst", StopsAfter(500)),
+        ("served-after-1000-burst", StopsAfter(500)),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, fault)| (Lesson::L04, name, Flaw::Upload(fault)))
+        .collect()
 }
 
 fn leak(name: String) -> &'static str {
@@ -179,7 +257,7 @@ fn every_check_fails_on_the_fault_it_is_there_to_catch() {
 #[test]
 fn every_check_of_every_lesson_has_a_case_that_fails_it() {
     let cases = cases();
-    for lesson in [Lesson::L01, Lesson::L02, Lesson::L03] {
+    for lesson in [Lesson::L01, Lesson::L02, Lesson::L03, Lesson::L04] {
         for check in checker::checks(lesson, &options(Flaw::None, &[])) {
             for name in check.names() {
                 assert!(

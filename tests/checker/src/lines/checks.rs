@@ -2,10 +2,10 @@
 //! is), talks to the server over real sockets with a deadline on every wait, and returns
 //! `Ok(())` or what it saw against what it expected.
 
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use crate::Options;
 use crate::check::{Probe, Verdict};
 use crate::conn::{Conn, End, Framing, Got, quote};
 use crate::cpu;
+use crate::crowd::{self, Crowd};
 use crate::report::{Outcome, fail};
 
 /// How long "nothing happens" must last where nothing should happen yet (half a line sent).
@@ -442,46 +443,22 @@ pub fn glued_exit(spec: Spec, p: &mut Probe) -> Verdict {
 /// 01, which serves one client, closes its listener by design). The follow-up proves the server
 /// works through the dead connections and serves again.
 pub fn dropped_200(spec: Spec, p: &mut Probe) -> Verdict {
-    const COUNT: usize = 200;
     let connect_timeout = p.options.timeout.min(Duration::from_secs(2));
-    let start = Barrier::new(COUNT);
-    let addr = p.addr;
-    let results: Vec<std::io::Result<TcpStream>> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..COUNT)
-            .map(|_| {
-                scope.spawn(|| {
-                    start.wait();
-                    TcpStream::connect_timeout(&addr, connect_timeout)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(ErrorKind::Other.into())))
-            .collect()
-    });
-    let connected = results.iter().filter(|r| r.is_ok()).count();
-    let refused = results
-        .iter()
-        .filter(|r| {
-            r.as_ref().is_err_and(|e| {
-                matches!(
-                    e.kind(),
-                    ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
-                )
-            })
-        })
-        .count();
-    drop(results);
+    let crowd = crowd::open_at_once(p.addr, 200, connect_timeout);
+    let Crowd {
+        count,
+        connected,
+        refused,
+    } = crowd;
     if connected == 0 {
         return Err(fail(
-            format!("none of {COUNT} connections made ({refused} refused)"),
+            format!("none of {count} connections made ({refused} refused)"),
             "connections accepted or left waiting in the backlog",
         ));
     }
     if refused > 0 && !spec.one_shot() {
         return Err(fail(
-            format!("{refused} of {COUNT} connections refused"),
+            format!("{refused} of {count} connections refused"),
             "every connection accepted or left waiting in the backlog",
         ));
     }

@@ -44,6 +44,7 @@ impl Spec {
             (Lesson::L02, Dialect::Course) => Reply::AnyLine,
             (Lesson::L02, Dialect::Original) => Reply::Exact("连接成功!".into()),
             (Lesson::L03, _) => Reply::Exact("Hello World!".into()),
+            (Lesson::L04, _) => unreachable!("lesson 04 speaks frames, not lines: see `frames`"),
         }
     }
 
@@ -54,6 +55,7 @@ impl Spec {
             (Lesson::L02, Dialect::Course) => Reply::Exact(format!("message {n}: {text}")),
             (Lesson::L02, Dialect::Original) => Reply::Exact(format!("第{n}条信息:{text}")),
             (Lesson::L03, _) => Reply::Ack,
+            (Lesson::L04, _) => unreachable!("lesson 04 speaks frames, not lines: see `frames`"),
         }
     }
 

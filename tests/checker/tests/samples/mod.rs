@@ -1,8 +1,11 @@
 //! Sample servers for the checker's own tests, in this process: a correct one for each lesson's
 //! protocol, and the same with one fault (a [`Flaw`]) switched on, so that each check is seen to
-//! pass on the right behaviour and to fail on the fault it is there to catch.
+//! pass on the right behaviour and to fail on the fault it is there to catch. Lesson 04's
+//! binary protocol has a sample of its own, in [`upload`].
 
 #![allow(dead_code)]
+
+pub mod upload;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -87,6 +90,8 @@ pub enum Flaw {
     ExitsDirty,
     /// Binds but never listens: every connection is refused.
     NotListening,
+    /// Lesson 04: a fault of its sample server.
+    Upload(upload::Fault),
 }
 
 /// State shared by a sample server's threads.
