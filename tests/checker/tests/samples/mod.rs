@@ -291,8 +291,16 @@ fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStre
     let mut reads_in_line = 0;
     let mut bad_read = false;
     let mut buf = [0u8; 4096];
+    // A server that decodes each read on its own fails whenever a character is split between
+    // reads. Reading one byte at a time makes every multi-byte character split, whatever the
+    // timing of the packets, so the check is sure to catch this flaw.
+    let read_size = if flaw == Flaw::DecodesPerRead {
+        1
+    } else {
+        buf.len()
+    };
     loop {
-        let n = match stream.read(&mut buf) {
+        let n = match stream.read(&mut buf[..read_size]) {
             Ok(0) if flaw == Flaw::KeepsOpenAtEof => {
                 thread::sleep(HOLD);
                 return (Event::Eof, Some(stream));
