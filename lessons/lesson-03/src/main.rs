@@ -383,8 +383,8 @@ fn hang_up(stream: &TcpStream, last_line: &str) {
 /// second one cuts the grace period short (it sends on the returned channel).
 fn on_ctrl_c(shared: Arc<Shared>, listening: SocketAddr) -> Result<Receiver<()>, String> {
     let (hurry_tx, hurry) = crossbeam_channel::bounded(1);
-    // ctrlc's own signal handler only writes a byte to a pipe; a thread of its own reads the
-    // pipe and calls this closure. So this runs as ordinary code, where it may connect.
+    // ctrlc's own signal handler only posts a semaphore; a thread of its own (`ctrl-c`) waits
+    // on it and calls this closure. So this runs as ordinary code, where it may connect.
     ctrlc::set_handler(move || {
         if shared.stopping.swap(true, Ordering::SeqCst) {
             let _ = hurry_tx.try_send(());

@@ -344,7 +344,15 @@ impl Client {
             finished: Instant::now(),
         };
         if let Err(why) = self.converse(&mut outcome) {
-            outcome.ending = why;
+            outcome.ending = match why {
+                // At the deadline run() shuts every socket down, so a blocked read returns
+                // "closed": say what really happened.
+                Ending::Failed(what) if Instant::now() >= self.deadline => {
+                    let step = what.split_once(':').map_or(&*what, |(step, _)| step);
+                    Ending::Failed(format!("cut off by the run's timeout while {step}"))
+                }
+                other => other,
+            };
         }
         outcome.finished = Instant::now();
         outcome
