@@ -1,0 +1,285 @@
+//! Benchmark (not a test): lesson 03's thread pool against the original `threaded_server.py`,
+//! 64 clients, measured in the same run on the same machine by the same load generator.
+//!
+//! ```text
+//! cargo bench -p lesson-03 --bench pool_vs_original
+//! ```
+//!
+//! First it watches the original start threads with no client connected. The original starts
+//! threads without bound, so it only ever runs here under a 2 GiB address-space limit, and each
+//! instance is killed as soon as it has been measured. Then two rounds, each measuring the
+//! original and lesson 03 (16 and 64 workers) in turn, three times over, and reporting the
+//! median run of each:
+//!
+//! 1. all 64 clients connect at the same moment (the load the course's chapter is about);
+//! 2. the clients connect 2 ms apart, which the original's listen backlog of 5 survives, so its
+//!    speed per message shows on its own.
+//!
+//! Without python3 it says so and measures lesson 03 alone. Everything goes to 127.0.0.1 on free
+//! ports, and every load run is bounded in time (at most 20 s; about two minutes in all).
+
+use std::fs;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use loadgen::{Config, Framing, Report};
+use test_support::{Server, seed};
+
+const CLIENTS: usize = 64;
+const MESSAGES: usize = 2000;
+/// Runs of each server in each round; the median one is reported.
+const REPEATS: usize = 3;
+/// The original's address-space limit: 2 GiB.
+const VM_LIMIT: u64 = 2 << 30;
+/// Every load run ends by then.
+const RUN_TIMEOUT: Duration = Duration::from_secs(20);
+const LESSON_03: &str = env!("CARGO_BIN_EXE_lesson-03");
+const ORIGINAL: &str = "original threaded_server.py";
+const OURS: [(&str, &str); 2] = [
+    ("lesson-03 --workers 16", "16"),
+    ("lesson-03 --workers 64", "64"),
+];
+
+fn main() {
+    let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "{CLIENTS} clients, {MESSAGES} round trips each, loopback, {cpus} CPUs; \
+         each server {REPEATS} times per round, the median run shown"
+    );
+
+    let python = seed::command("threaded_server.py", 0, VM_LIMIT).err();
+    match &python {
+        Some(reason) => println!("\nthe original threaded_server.py is not measured: {reason}"),
+        None => runaway_threads(),
+    }
+    for (round, stagger) in [
+        ("all clients connect at the same moment", Duration::ZERO),
+        ("clients connect 2 ms apart", Duration::from_millis(2)),
+    ] {
+        println!("\n== {round}\n");
+        let mut runs: Vec<(&str, Vec<Measured>)> = Vec::new();
+        if python.is_none() {
+            runs.push((ORIGINAL, Vec::new()));
+        }
+        for (label, _) in OURS {
+            runs.push((label, Vec::new()));
+        }
+        // In turn, so that a disturbance on the machine hits every server alike.
+        for _ in 0..REPEATS {
+            for (label, measured) in runs.iter_mut() {
+                let run = if *label == ORIGINAL {
+                    original(stagger)
+                } else {
+                    let (_, workers) = OURS.iter().find(|(l, _)| l == label).unwrap();
+                    let server = Server::start(LESSON_03, &["--workers", workers]);
+                    Some(measure(&server, Framing::Lines, stagger))
+                };
+                measured.extend(run);
+            }
+        }
+        table(&mut runs);
+    }
+}
+
+/// One load run and the CPU time the server used during it.
+struct Measured {
+    report: Report,
+    cpu: Option<Duration>,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.report.round_trips_per_sec()
+    }
+}
+
+/// Prints the median run of each server, the ratios, and what went wrong.
+fn table(runs: &mut [(&str, Vec<Measured>)]) {
+    println!(
+        "{:<28} {:>13} {:>7} {:>7} {:>10} {:>10} {:>9}   all runs",
+        "server", "round trips/s", "p50 ms", "p99 ms", "slowest", "server µs", "clients"
+    );
+    println!(
+        "{:<28} {:>13} {:>7} {:>7} {:>10} {:>10} {:>9}   round trips/s",
+        "", "(median run)", "", "", "greeting", "CPU/trip", "ok/failed"
+    );
+    for (_, measured) in runs.iter_mut() {
+        measured.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+    }
+    let runs = &*runs;
+    let mut medians = Vec::new();
+    for (label, measured) in runs {
+        let Some(m) = measured.get(measured.len() / 2) else {
+            println!("{label:<28} {:>13}", "not measured");
+            continue;
+        };
+        let r = &m.report;
+        let cpu_per_trip = m.cpu.map_or(f64::NAN, |cpu| {
+            cpu.as_secs_f64() * 1e6 / r.round_trips.max(1) as f64
+        });
+        let all: Vec<String> = measured
+            .iter()
+            .map(|m| format!("{:.0}", m.rate()))
+            .collect();
+        println!(
+            "{:<28} {:>13.0} {:>7.3} {:>7.3} {:>7.0} ms {:>10.1} {:>9}   {}",
+            label,
+            m.rate(),
+            ms(r.p50),
+            ms(r.p99),
+            ms(r.greeting_max),
+            cpu_per_trip,
+            format!("{}/{}", r.completed, r.failed + r.refused),
+            all.join(", "),
+        );
+        medians.push((*label, m));
+    }
+    for (label, measured) in runs {
+        let failed: usize = measured.iter().map(|m| m.report.failed).sum();
+        let timed_out = measured.iter().filter(|m| m.report.timed_out).count();
+        if let Some(why) = measured
+            .iter()
+            .find_map(|m| m.report.first_failure.as_ref())
+        {
+            println!(
+                "{label}: {failed} clients failed in {} runs ({timed_out} ended by the {} s \
+                 timeout); the first: {why}",
+                measured.len(),
+                RUN_TIMEOUT.as_secs()
+            );
+        }
+    }
+    let Some((_, original)) = medians.iter().find(|(label, _)| *label == ORIGINAL) else {
+        return;
+    };
+    for (label, m) in medians.iter().filter(|(label, _)| *label != ORIGINAL) {
+        let ratio = m.rate() / original.rate().max(f64::MIN_POSITIVE);
+        println!("{label}: {ratio:.1}x the round trips per second of the original");
+    }
+    if original.report.timed_out {
+        println!(
+            "(no speed ratio: the original's figure is set by the run's {} s timeout, which cut \
+             off its clients still waiting for a greeting)",
+            RUN_TIMEOUT.as_secs()
+        );
+    }
+}
+
+/// Starts the original under the limit and waits until its main thread has died (its
+/// RuntimeError is on stderr) and the thread count has stopped changing, for at most 10 s.
+/// Returns the server and the thread counts seen, with when.
+fn start_original() -> Option<(Server, Vec<(Duration, usize)>)> {
+    let mut server = seed::start_server("threaded_server.py", VM_LIMIT).ok()?;
+    let pid = server.pid();
+    let started = Instant::now();
+    let mut samples = vec![(Duration::ZERO, threads(pid))];
+    let mut steady_since = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(1));
+        let count = threads(pid);
+        if count != samples.last().unwrap().1 {
+            samples.push((started.elapsed(), count));
+            steady_since = Instant::now();
+        }
+        let died = server.stderr().contains("RuntimeError");
+        if died && steady_since.elapsed() > Duration::from_millis(300) {
+            break;
+        }
+    }
+    if server.wait_exit(Duration::ZERO).is_some() {
+        return None;
+    }
+    Some((server, samples))
+}
+
+/// What the original does with no client: report how fast it started threads, and what then.
+fn runaway_threads() {
+    println!(
+        "\nthe original, started under a {} GiB address-space limit, with no client:",
+        VM_LIMIT >> 30
+    );
+    let Some((server, samples)) = start_original() else {
+        println!("  it ended by itself: nothing to measure");
+        return;
+    };
+    let (peak_at, peak) = samples
+        .iter()
+        .copied()
+        .max_by_key(|&(at, count)| (count, std::cmp::Reverse(at)))
+        .unwrap();
+    // The rate from the first new thread to the last: Python's own start-up is left out.
+    let (first_at, first) = samples.get(1).copied().unwrap_or((peak_at, peak));
+    let spawning = (peak_at - first_at).as_secs_f64();
+    println!(
+        "  threads: {} at the start, {peak} after {:.0} ms \
+         ({} new threads in {:.1} ms: about {:.0} a second)",
+        samples[0].1,
+        peak_at.as_secs_f64() * 1e3,
+        peak - first,
+        spawning * 1e3,
+        (peak - first) as f64 / spawning.max(1e-3),
+    );
+    let error = server
+        .stderr()
+        .lines()
+        .find(|line| line.contains("Error"))
+        .unwrap_or("(nothing on stderr)")
+        .to_string();
+    println!("  then its main thread died: {error}");
+    println!(
+        "  but the process runs on: its other {} threads, blocked in accept(), still serve",
+        threads(server.pid()).saturating_sub(1)
+    );
+    // Dropping the Server kills it.
+}
+
+/// One run against a fresh original, which is killed right after.
+fn original(stagger: Duration) -> Option<Measured> {
+    let (server, _) = start_original()?;
+    Some(measure(&server, Framing::Raw, stagger))
+}
+
+fn measure(server: &Server, framing: Framing, stagger: Duration) -> Measured {
+    let config = Config {
+        framing,
+        timeout: RUN_TIMEOUT,
+        stagger,
+        ..Config::new(server.addr(), CLIENTS, MESSAGES)
+    };
+    let before = cpu_time(server.pid());
+    let report = loadgen::run(&config).expect("the load generator starts");
+    let cpu = cpu_time(server.pid())
+        .zip(before)
+        .map(|(after, before)| after.saturating_sub(before));
+    Measured { report, cpu }
+}
+
+/// Threads of a process: the entries of /proc/PID/task (0 where there is no /proc).
+fn threads(pid: u32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |dir| dir.count())
+}
+
+/// User plus system CPU time of a process so far, from /proc/PID/stat.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name (in parentheses), utime and stime are the 12th and 13th fields,
+    // in clock ticks.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_secs_f64(
+        ticks as f64 / clock_ticks_per_second(),
+    ))
+}
+
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn ms(d: Option<Duration>) -> f64 {
+    d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+}
