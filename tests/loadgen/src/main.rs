@@ -1,0 +1,109 @@
+//! `loadgen`: open many clients at once against a line server on this machine and measure it.
+//!
+//! ```text
+//! cargo run --release -p loadgen -- --addr 127.0.0.1:8888 --clients 64 --messages 2000
+//! ```
+//!
+//! See the library ([`loadgen::run`]) for what one run does.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use loadgen::{Config, Framing, Report};
+
+/// Open many clients at once against a server on this machine, do round trips, and report round
+/// trips per second, latency, time to greeting, and refusals. Loopback addresses only.
+#[derive(Parser)]
+#[command(name = "loadgen", version, about)]
+struct Args {
+    /// The server, as HOST:PORT; must be a loopback address (127.0.0.1, ::1, localhost).
+    #[arg(long, default_value = "127.0.0.1:8888")]
+    addr: String,
+
+    /// Clients opened at once, one thread each.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+
+    /// Round trips per client: send a message, read its reply.
+    #[arg(long, default_value_t = 2000)]
+    messages: usize,
+
+    /// What one reply is: `lines` (ends in a newline, the course's servers) or `raw` (one
+    /// read, for the original Python servers, which send no delimiter).
+    #[arg(long, value_enum, default_value_t = FramingArg::Lines)]
+    framing: FramingArg,
+
+    /// Seconds the whole run may take; clients still busy then are cut off and count as failed.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+
+    /// Milliseconds between one client's connect and the next's; 0 (the default) connects all
+    /// at once.
+    #[arg(long, default_value_t = 0)]
+    stagger_ms: u64,
+
+    /// Print one CSV line (see --csv-header) instead of the summary.
+    #[arg(long)]
+    csv: bool,
+
+    /// Print the CSV header line and exit.
+    #[arg(long)]
+    csv_header: bool,
+
+    /// The first CSV column, to tell runs apart (for example "lesson-03 workers=4").
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FramingArg {
+    Lines,
+    Raw,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.csv_header {
+        println!("{}", Report::CSV_HEADER);
+        return ExitCode::SUCCESS;
+    }
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(sentence) => {
+            eprintln!("error: {sentence}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let config = Config {
+        addr: parse_addr(&args.addr)?,
+        clients: args.clients,
+        messages: args.messages,
+        framing: match args.framing {
+            FramingArg::Lines => Framing::Lines,
+            FramingArg::Raw => Framing::Raw,
+        },
+        timeout: Duration::from_secs(args.timeout),
+        stagger: Duration::from_millis(args.stagger_ms),
+    };
+    let report = loadgen::run(&config)?;
+    if args.csv {
+        println!("{}", report.csv_line(&args.label));
+    } else {
+        println!("{}", report.summary());
+    }
+    Ok(())
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    let bad =
+        || format!("`{text}` is not an address of the form HOST:PORT, such as 127.0.0.1:8888");
+    text.to_socket_addrs()
+        .map_err(|_| bad())?
+        .next()
+        .ok_or_else(bad)
+}
