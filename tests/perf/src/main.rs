@@ -44,14 +44,20 @@ struct Args {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
     rounds: u64,
 
-    /// Which series to measure, by name: lesson-02, lesson-03-w4, lesson-03-w64, tokio,
-    /// original (threaded_server.py, clients all at once), original-paced (clients 2 ms apart).
+    /// Which series to measure, by name: lesson-02; lesson-03 (once per --workers size, or
+    /// one size as lesson-03-wN); tokio; original (threaded_server.py, clients all at once);
+    /// original-paced (the same, clients 2 ms apart).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "lesson-02,lesson-03-w4,lesson-03-w64,tokio,original,original-paced"
+        default_value = "lesson-02,lesson-03,tokio,original,original-paced"
     )]
     series: Vec<String>,
+
+    /// Lesson 03's pool sizes, one series each.
+    #[arg(long, value_delimiter = ',', default_value = "4,64",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    workers: Vec<u32>,
 
     /// Seconds the measuring may take in all; points not started by then are left out.
     #[arg(long, default_value_t = 200)]
@@ -70,7 +76,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let series = choose_series(&args.series)?;
+    let series = choose_series(&args.series, &args.workers)?;
     if args.clients.is_empty()
         || args
             .clients
@@ -114,19 +120,33 @@ fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-fn choose_series(keys: &[String]) -> Result<Vec<Series>, String> {
-    let all = all_series();
-    keys.iter()
-        .map(|key| {
-            all.iter().find(|s| s.key == key).cloned().ok_or_else(|| {
-                let known: Vec<&str> = all.iter().map(|s| s.key).collect();
-                format!(
-                    "there is no series `{key}`; the series are {}",
-                    known.join(", ")
-                )
-            })
-        })
-        .collect()
+fn choose_series(names: &[String], workers: &[u32]) -> Result<Vec<Series>, String> {
+    let all = all_series(workers);
+    let mut chosen: Vec<Series> = Vec::new();
+    for name in names {
+        let matching: Vec<&Series> = all
+            .iter()
+            .filter(|s| s.key == *name || (name == "lesson-03" && s.key.starts_with("lesson-03-w")))
+            .collect();
+        if matching.is_empty() {
+            return Err(format!(
+                "there is no series `{name}`; the series are lesson-02, lesson-03, {}",
+                all.iter()
+                    .map(|s| s.key.as_str())
+                    .filter(|k| *k != "lesson-02")
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for series in matching {
+            if !chosen.iter().any(|c| c.key == series.key) {
+                chosen.push(series.clone());
+            }
+        }
+    }
+    // Measured in the tool's own order, whatever the order asked.
+    chosen.sort_by_key(|c| all.iter().position(|s| s.key == c.key));
+    Ok(chosen)
 }
 
 /// The target folder this program was built into: it runs as `<target>/<profile>/perf`.

@@ -39,7 +39,8 @@ pub struct Cost {
 pub struct Point {
     /// The series' label and key (see [`crate::Series`]).
     pub series: String,
-    pub key: &'static str,
+    pub key: String,
+    pub program: Program,
     pub round: usize,
     pub report: Report,
     pub cost: Cost,
@@ -65,6 +66,34 @@ impl Point {
             ));
         }
         line
+    }
+}
+
+impl Point {
+    /// One sentence on the clients this point lost, and why, if it lost any.
+    pub fn losses(&self) -> Option<String> {
+        let r = &self.report;
+        if r.refused + r.failed == 0 {
+            return None;
+        }
+        let why = if r.timed_out {
+            // At its deadline the load generator shuts the sockets of the clients still waiting;
+            // their last error is then an end of stream that the server did not send.
+            format!(
+                "the run reached its time limit of {} s with clients still waiting, and cut \
+                 them off",
+                r.config.timeout.as_secs()
+            )
+        } else {
+            format!(
+                "the first failure: {}",
+                r.first_failure.as_deref().unwrap_or("refused (busy)")
+            )
+        };
+        Some(format!(
+            "{}, {} clients, round {}: {} refused, {} failed; {why}",
+            self.series, r.config.clients, self.round, r.refused, r.failed
+        ))
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
+use crate::Program;
 use crate::report::{Summary, thousands};
 
 /// One plot.
@@ -56,22 +57,25 @@ pub fn charts() -> [Chart; 4] {
 const FONT: &str = "DejaVu Sans, Arial, sans-serif";
 const SIZE: (u32, u32) = (960, 600);
 
-/// A series' colour and whether its line is dashed.
-fn look(key: &str) -> (RGBColor, bool) {
-    match key {
-        "lesson-02" => (RGBColor(140, 86, 75), false),
-        "lesson-03-w4" => (RGBColor(86, 160, 211), false),
-        "lesson-03-w64" => (RGBColor(31, 78, 153), false),
-        "tokio" => (RGBColor(44, 140, 44), false),
-        "original" => (RGBColor(200, 30, 40), false),
-        "original-paced" => (RGBColor(200, 30, 40), true),
-        _ => (RGBColor(60, 60, 60), false),
-    }
+/// A series' colour and whether its line is dashed: lesson 03 in blues, darker for more
+/// workers; the original in red, dashed when its clients are paced.
+fn look(key: &str, program: Program) -> (RGBColor, bool) {
+    let color = match program {
+        Program::Lesson02 => RGBColor(140, 86, 75),
+        Program::Lesson03 { workers: ..=4 } => RGBColor(86, 160, 211),
+        Program::Lesson03 { workers: 5..=16 } => RGBColor(60, 120, 190),
+        Program::Lesson03 { workers: 17..=64 } => RGBColor(31, 78, 153),
+        Program::Lesson03 { .. } => RGBColor(90, 50, 140),
+        Program::Tokio => RGBColor(44, 140, 44),
+        Program::Original => RGBColor(200, 30, 40),
+    };
+    (color, key == "original-paced")
 }
 
 /// One series' points: x = log2(clients), the value, and whether clients were lost there.
 struct Line {
-    key: &'static str,
+    key: String,
+    program: Program,
     label: String,
     points: Vec<(f64, f64, bool)>,
 }
@@ -96,7 +100,8 @@ pub fn draw(
         match lines.iter_mut().find(|l| l.key == s.key) {
             Some(line) => line.points.push(point),
             None => lines.push(Line {
-                key: s.key,
+                key: s.key.clone(),
+                program: s.program,
                 label: s.label.clone(),
                 points: vec![point],
             }),
@@ -184,7 +189,7 @@ where
         .draw()?;
 
     for line in lines {
-        let (color, dashed) = look(line.key);
+        let (color, dashed) = look(&line.key, line.program);
         let style = color.stroke_width(2);
         let path_points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1)).collect();
         if dashed {
@@ -208,7 +213,7 @@ where
 
     // The legend, in columns below the plot, so that it never hides a line.
     for (i, line) in lines.iter().enumerate() {
-        let (color, dashed) = look(line.key);
+        let (color, dashed) = look(&line.key, line.program);
         let (x, y) = legend_slot(i);
         let segments: &[(i32, i32)] = if dashed {
             &[(0, 9), (15, 24), (30, 36)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use loadgen::Report;
 
+use crate::Program;
 use crate::measure::Point;
-use crate::{Program, Series};
 
 /// The columns of `results.csv`: the load generator's own, then the round and what the server
 /// paid.
@@ -46,8 +46,9 @@ pub fn csv(points: &[Point]) -> String {
 /// One series at one client count: the median over its rounds.
 #[derive(Clone, Debug)]
 pub struct Summary {
-    pub key: &'static str,
+    pub key: String,
     pub label: String,
+    pub program: Program,
     pub clients: usize,
     pub messages: usize,
     pub stagger: Duration,
@@ -106,8 +107,9 @@ pub fn summarise(points: &[Point]) -> Vec<Summary> {
                 .max_by_key(|p| p.report.refused + p.report.failed)
                 .expect("a group has a point");
             Summary {
-                key: first.key,
+                key: first.key.clone(),
                 label: first.series.clone(),
+                program: first.program,
                 clients: first.report.config.clients,
                 messages: first.report.config.messages,
                 stagger: first.report.config.stagger,
@@ -277,34 +279,32 @@ pub const GOAL_OF_TOKIO: f64 = 0.9;
 // ANCHOR: goals
 /// The goal lines: at 64 clients, lesson 03 with 64 workers does at least 10 times the round
 /// trips per second of the original, at least 0.9 times the tokio server's, and loses no client.
-/// Then the same figures for 4 workers, for comparison.
-pub fn goals(summaries: &[Summary], series: &[Series]) -> Vec<String> {
-    let at = |key: &str| {
-        summaries
-            .iter()
-            .find(|s| s.key == key && s.clients == GOAL_CLIENTS)
-    };
-    // The original's better series: the goal is measured against it at its best.
-    let original = summaries
+/// Then the same figures for lesson 03's other pool sizes, for comparison.
+pub fn goals(summaries: &[Summary]) -> Vec<String> {
+    let at_goal = |s: &&Summary| s.clients == GOAL_CLIENTS;
+    let pools = summaries
         .iter()
-        .filter(|s| s.clients == GOAL_CLIENTS && original_key(s.key, series))
-        .max_by(|a, b| a.rate.total_cmp(&b.rate));
-    let tokio = at("tokio");
+        .filter(at_goal)
+        .filter(|s| matches!(s.program, Program::Lesson03 { .. }));
+    // The original's better series: the goal is measured against it at its best.
+    let originals = summaries
+        .iter()
+        .filter(at_goal)
+        .filter(|s| s.program == Program::Original);
+    let original = originals.clone().max_by(|a, b| a.rate.total_cmp(&b.rate));
+    let tokio = summaries
+        .iter()
+        .filter(at_goal)
+        .find(|s| s.program == Program::Tokio);
+    let goal_pool = Program::Lesson03 { workers: 64 };
+    let verdict = |met: bool| if met { "met" } else { "missed" };
     let mut lines = Vec::new();
-    for (key, goal) in [("lesson-03-w64", true), ("lesson-03-w4", false)] {
-        let Some(pool) = at(key) else {
-            if goal {
-                lines.push(format!(
-                    "goal: lesson-03 --workers 64 at {GOAL_CLIENTS} clients : not measured"
-                ));
-            }
-            continue;
-        };
-        let who = format!("at {GOAL_CLIENTS} clients, {}", pool.label);
-        let ratio = |base: &Summary| pool.rate / base.rate.max(f64::MIN_POSITIVE);
-        let verdict = |met: bool| if met { "met" } else { "missed" };
-        let no_loss = pool.refused + pool.failed == 0;
-        if goal {
+
+    let who = format!("at {GOAL_CLIENTS} clients, lesson-03 --workers 64");
+    match pools.clone().find(|s| s.program == goal_pool) {
+        None => lines.push(format!("goal: {who} : not measured")),
+        Some(pool) => {
+            let ratio = |base: &Summary| pool.rate / base.rate.max(f64::MIN_POSITIVE);
             lines.push(match original {
                 Some(o) => format!(
                     "goal: {who} does at least {GOAL_OVER_ORIGINAL}x the round trips/s of \
@@ -340,29 +340,32 @@ pub fn goals(summaries: &[Summary], series: &[Series]) -> Vec<String> {
                 pool.refused,
                 pool.failed,
                 pool.rounds,
-                verdict(no_loss)
+                verdict(pool.refused + pool.failed == 0)
             ));
-        } else {
-            let mut line = format!("for comparison, {who}: {}/s", thousands(pool.rate));
-            if let Some(o) = original {
-                let _ = write!(line, " = {:.1}x the original", ratio(o));
-            }
-            if let Some(t) = tokio {
-                let _ = write!(line, ", {:.2}x {}", ratio(t), t.label);
-            }
-            let _ = write!(
-                line,
-                "; {} refused, {} failed in {} runs",
-                pool.refused, pool.failed, pool.rounds
-            );
-            lines.push(line);
         }
     }
+    for pool in pools.filter(|s| s.program != goal_pool) {
+        let ratio = |base: &Summary| pool.rate / base.rate.max(f64::MIN_POSITIVE);
+        let mut line = format!(
+            "for comparison, at {GOAL_CLIENTS} clients, {}: {}/s",
+            pool.label,
+            thousands(pool.rate)
+        );
+        if let Some(o) = original {
+            let _ = write!(line, " = {:.1}x the original", ratio(o));
+        }
+        if let Some(t) = tokio {
+            let _ = write!(line, ", {:.2}x {}", ratio(t), t.label);
+        }
+        let _ = write!(
+            line,
+            "; {} refused, {} failed in {} runs",
+            pool.refused, pool.failed, pool.rounds
+        );
+        lines.push(line);
+    }
     // The original's other series, when it lost clients: why it is not the baseline.
-    for s in summaries
-        .iter()
-        .filter(|s| s.clients == GOAL_CLIENTS && original_key(s.key, series) && s.lost() > 0)
-    {
+    for s in originals.filter(|s| s.lost() > 0) {
         lines.push(format!(
             "note: {} lost {} of its {} clients{}: {}/s, a figure set by the time limit more \
              than by the server",
@@ -380,12 +383,6 @@ pub fn goals(summaries: &[Summary], series: &[Series]) -> Vec<String> {
     lines
 }
 // ANCHOR_END: goals
-
-fn original_key(key: &str, series: &[Series]) -> bool {
-    series
-        .iter()
-        .any(|s| s.key == key && s.program == Program::Original)
-}
 
 /// `12,345` for 12345.4.
 pub fn thousands(value: f64) -> String {
