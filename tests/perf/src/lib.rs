@@ -250,8 +250,9 @@ fn load(series: &Series, addr: SocketAddr, clients: usize, messages: usize) -> l
 }
 
 /// The files a run writes into [`Options::out`].
-pub const FILES: [&str; 10] = [
+pub const FILES: [&str; 11] = [
     "results.csv",
+    "notes.txt",
     "speed.md",
     "cost.md",
     "goals.txt",
@@ -289,18 +290,21 @@ pub fn run(options: &Options, progress: &mut impl Write) -> Result<String, Strin
             .map_err(|e| format!("cannot draw {}: {e}", path.display()))?;
     }
 
+    let notes = if outcome.notes.is_empty() {
+        "every point was measured, and no client was lost\n".to_string()
+    } else {
+        outcome.notes.join("\n") + "\n"
+    };
+    write("notes.txt", &notes)?;
+
     let mut summary = String::new();
     summary.push_str(&machine);
     summary.push_str("\nWhat the clients saw (median of the rounds; lost: in the worst round)\n\n");
     summary.push_str(&report::speed_table(&summaries).text());
     summary.push_str("\nWhat the server paid (median of the rounds, read from /proc)\n\n");
     summary.push_str(&report::cost_table(&summaries).text());
-    if !outcome.notes.is_empty() {
-        summary.push('\n');
-        for note in &outcome.notes {
-            summary.push_str(&format!("note: {note}\n"));
-        }
-    }
+    summary.push_str("\nNotes\n\n");
+    summary.push_str(&notes);
     summary.push('\n');
     summary.push_str(&goals);
     write("summary.txt", &summary)?;

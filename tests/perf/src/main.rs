@@ -60,7 +60,7 @@ struct Args {
     workers: Vec<u32>,
 
     /// Seconds the measuring may take in all; points not started by then are left out.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 150)]
     budget: u64,
 }
 

@@ -26,7 +26,8 @@ pub struct Cost {
     /// User plus system CPU time of the server's process, per round trip.
     pub cpu_us_per_trip: Option<f64>,
     /// Voluntary and involuntary context switches of the server's threads, per round trip.
-    /// Unknown when a thread ended during the load: the kernel forgets its count.
+    /// Unknown when a thread started or ended during the load: the kernel forgets the count of
+    /// a thread that ended.
     pub switches_per_trip: Option<f64>,
     /// The most threads, resident memory and address space seen (sampled every 10 ms).
     pub threads_max: Option<u64>,
@@ -180,9 +181,11 @@ pub fn measure(server: &Server, config: &Config) -> Result<(Report, Cost), Strin
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
     let switches = match (switches_before, context_switches(pid)) {
-        // Only when every thread seen before is still there: a thread that ended took its
+        // Only when the threads are the same before and after: a thread that ended took its
         // count with it.
-        (Some(before), Some(after)) if before.keys().all(|tid| after.contains_key(tid)) => {
+        (Some(before), Some(after))
+            if before.len() == after.len() && before.keys().all(|t| after.contains_key(t)) =>
+        {
             Some(after.values().sum::<u64>() - before.values().sum::<u64>())
         }
         _ => None,
