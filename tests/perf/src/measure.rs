@@ -290,6 +290,7 @@ fn cpu_time(pid: u32) -> Option<Duration> {
 }
 
 /// The process's CPU-time clock, to the nanosecond.
+#[cfg(target_os = "linux")]
 fn process_clock(pid: u32) -> Option<Duration> {
     let pid = libc::pid_t::try_from(pid).ok()?;
     let mut clock: libc::clockid_t = 0;
@@ -308,6 +309,12 @@ fn process_clock(pid: u32) -> Option<Duration> {
         u64::try_from(ts.tv_sec).ok()?,
         u32::try_from(ts.tv_nsec).ok()?,
     ))
+}
+
+/// Elsewhere (no `/proc` either), unknown.
+#[cfg(not(target_os = "linux"))]
+fn process_clock(_pid: u32) -> Option<Duration> {
+    None
 }
 
 /// The same from `/proc/PID/stat`, in clock ticks (usually 10 ms): coarse, but always there.
@@ -363,6 +370,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn reads_this_process_from_proc() {
         let me = std::process::id();
         assert!(process_clock(me).is_some() && cpu_ticks(me).is_some());

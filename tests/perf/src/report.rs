@@ -336,10 +336,10 @@ pub fn goals(summaries: &[Summary]) -> Vec<String> {
                 ),
             });
             lines.push(format!(
-                "goal: {who} loses no client: {} refused, {} failed in {} runs : {}",
+                "goal: {who} loses no client: {} refused, {} failed in {} : {}",
                 pool.refused,
                 pool.failed,
-                pool.rounds,
+                runs(pool.rounds),
                 verdict(pool.refused + pool.failed == 0)
             ));
         }
@@ -359,8 +359,10 @@ pub fn goals(summaries: &[Summary]) -> Vec<String> {
         }
         let _ = write!(
             line,
-            "; {} refused, {} failed in {} runs",
-            pool.refused, pool.failed, pool.rounds
+            "; {} refused, {} failed in {}",
+            pool.refused,
+            pool.failed,
+            runs(pool.rounds)
         );
         lines.push(line);
     }
@@ -383,6 +385,14 @@ pub fn goals(summaries: &[Summary]) -> Vec<String> {
     lines
 }
 // ANCHOR_END: goals
+
+fn runs(n: usize) -> String {
+    if n == 1 {
+        "1 run".to_string()
+    } else {
+        format!("{n} runs")
+    }
+}
 
 /// `12,345` for 12345.4.
 pub fn thousands(value: f64) -> String {

@@ -72,14 +72,13 @@ fn a_tiny_run_writes_every_row_table_and_plot() {
         assert_eq!(column("round_trips"), (clients * 20).to_string(), "{row:?}");
         assert_eq!(column("completed"), clients.to_string(), "{row:?}");
         assert_eq!((column("refused"), column("failed")), ("0", "0"), "{row:?}");
-        assert!(
-            !column("server_cpu_us_per_round_trip").is_empty(),
-            "{row:?}"
-        );
-        assert!(
-            column("server_threads_max").parse::<u32>().is_ok(),
-            "{row:?}"
-        );
+        // What the server paid is read from /proc, which Linux has.
+        if cfg!(target_os = "linux") {
+            let cpu = column("server_cpu_us_per_round_trip");
+            assert!(!cpu.is_empty(), "{row:?}");
+            let threads = column("server_threads_max");
+            assert!(threads.parse::<u32>().is_ok(), "{row:?}");
+        }
     }
 
     for file in perf::FILES {
