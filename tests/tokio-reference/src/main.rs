@@ -13,7 +13,7 @@ use clap::Parser;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 const MAX_LINE: u64 = 64 * 1024;
 
@@ -63,9 +63,7 @@ async fn run(args: Args) -> Result<(), String> {
             args.addr
         )
     })?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = listen(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     println!("listening on {bound}");
     let idle = Duration::from_secs(args.idle_timeout);
@@ -82,6 +80,22 @@ async fn run(args: Args) -> Result<(), String> {
             Err(e) => eprintln!("accept failed: {e}"),
         }
     }
+}
+
+/// socket → SO_REUSEADDR → bind → listen with a backlog of 1024, as lesson 03 does.
+/// `TcpListener::bind` would listen with 128 (mio's default, the standard library's): then 256
+/// clients connecting at once can overflow the queue before the acceptor task runs, and the
+/// kernel drops SYNs that the clients resend only a second later. The comparison is between
+/// event loop and thread pool, not between backlogs.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 async fn serve(stream: TcpStream, idle: Duration) -> std::io::Result<()> {

@@ -1,0 +1,312 @@
+//! The course's performance measurements: every server under the same load, in one run, on one
+//! machine, written out as a CSV, tables and SVG plots.
+//!
+//! `cargo run --release -p perf` measures, at 1, 8, 64 and 256 clients connecting at once:
+//! lesson 02 (one client at a time), lesson 03 with 4 and with 64 workers (a fixed pool of
+//! blocking threads), the tokio reference server (an event loop), and, where python3 is present,
+//! the original `threaded_server.py` (a thread per client, started without bound). The load
+//! comes from [`loadgen::run`], in this process; each point is measured [`Options::rounds`]
+//! times, the rounds interleaved so that a change in the machine's load hits every server alike,
+//! and the tables and plots show the median.
+//!
+//! Alongside what the clients see (round trips per second, latency, time to the greeting, clients
+//! lost), it reads what the server paid from `/proc`: CPU time and context switches per round
+//! trip, threads, resident memory and address space.
+//!
+//! Everything is bounded: clients, messages, a time limit per point, and a budget for the whole
+//! run; every server listens on 127.0.0.1 on a port the kernel picks, and is stopped (killed)
+//! after its series.
+
+pub mod machine;
+pub mod measure;
+pub mod plot;
+pub mod report;
+
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use measure::{Point, Servers};
+
+/// Which program serves a series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Program {
+    Lesson02,
+    Lesson03 {
+        workers: u32,
+    },
+    Tokio,
+    /// The original `threaded_server.py`, unmodified, under a memory cap.
+    Original,
+}
+
+impl Program {
+    /// The workspace package that builds it (none for the Python original).
+    pub fn package(self) -> Option<&'static str> {
+        match self {
+            Program::Lesson02 => Some("lesson-02"),
+            Program::Lesson03 { .. } => Some("lesson-03"),
+            Program::Tokio => Some("tokio-reference"),
+            Program::Original => None,
+        }
+    }
+}
+
+/// One line on the plots: a server, configured one way, loaded one way.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// The name `--series` knows it by.
+    pub key: String,
+    /// The name in the CSV, the tables and the plots' legends.
+    pub label: String,
+    pub program: Program,
+    /// Time between one client's connect and the next's (zero: all at once).
+    pub stagger: Duration,
+    /// Measured in the first round only: its run is bounded by the time limit, not by the server,
+    /// so repeating it would tell nothing new.
+    pub once: bool,
+}
+
+// ANCHOR: series
+/// Every series the tool knows, in the order it measures them, with lesson 03 once for each
+/// pool size in `workers`.
+pub fn all_series(workers: &[u32]) -> Vec<Series> {
+    let series = |key: &str, label: &str, program| Series {
+        key: key.to_string(),
+        label: label.to_string(),
+        program,
+        stagger: Duration::ZERO, // all clients connect at the same moment
+        once: false,
+    };
+    let mut all = vec![series("lesson-02", "lesson-02", Program::Lesson02)];
+    for &n in workers {
+        all.push(series(
+            &format!("lesson-03-w{n}"),
+            &format!("lesson-03 --workers {n}"),
+            Program::Lesson03 { workers: n },
+        ));
+    }
+    all.push(series("tokio", "tokio-reference", Program::Tokio));
+    // The original's listen backlog is 5: when many clients connect at the same moment it
+    // loses some of them (see the chapter), and they wait for a greeting until the time
+    // limit. That is worth one measurement, not three.
+    all.push(Series {
+        once: true,
+        ..series("original", "threaded_server.py", Program::Original)
+    });
+    // The same program with the clients 2 ms apart, a pace its backlog survives: what it
+    // does with every client it accepts.
+    all.push(Series {
+        stagger: Duration::from_millis(2),
+        ..series(
+            "original-paced",
+            "threaded_server.py (2 ms apart)",
+            Program::Original,
+        )
+    });
+    all
+}
+// ANCHOR_END: series
+
+/// What to measure, where the programs are, where the results go.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where the CSV, tables, plots and summary are written.
+    pub out: PathBuf,
+    /// Where the release binaries `lesson-02`, `lesson-03` and `tokio-reference` are.
+    pub bin_dir: PathBuf,
+    pub series: Vec<Series>,
+    /// Client counts, each measured for every series.
+    pub clients: Vec<usize>,
+    /// Round trips per client.
+    pub messages: usize,
+    /// Times every point is measured (the tables and plots show the median).
+    pub rounds: usize,
+    /// The whole measurement stops starting new points after this long.
+    pub budget: Duration,
+}
+
+/// The limit for one point against a course server: far more than a point needs.
+pub const POINT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The limit for one point against the original: clients it lost wait this long for a greeting
+/// that never comes, so it is kept short (its clients that are served need a few seconds).
+pub const ORIGINAL_POINT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Everything one run measured, and what it could not.
+pub struct Outcome {
+    pub points: Vec<Point>,
+    /// Series or points left out, and why, one sentence each.
+    pub notes: Vec<String>,
+    pub elapsed: Duration,
+}
+
+/// Measures every series at every client count, `options.rounds` times, printing one progress
+/// line per point to `progress`.
+pub fn measure_all(options: &Options, progress: &mut impl Write) -> Outcome {
+    let started = Instant::now();
+    let deadline = started + options.budget;
+    // Lesson 03's queue holds every client the pool is not serving yet, so that no client is
+    // refused: refusing is what lesson 03 does when it is overloaded, and these runs measure
+    // speed, not overload.
+    let queue = options.clients.iter().copied().max().unwrap_or(1);
+    let servers = Servers::new(&options.bin_dir, queue);
+    let mut points = Vec::new();
+    let mut notes = Vec::new();
+    let mut skipped: Vec<&str> = Vec::new();
+    let mut out_of_time = false;
+
+    'rounds: for round in 1..=options.rounds {
+        for series in &options.series {
+            if (series.once && round > 1) || skipped.contains(&series.key.as_str()) {
+                continue;
+            }
+            let mut server = None;
+            for &clients in &options.clients {
+                let limit = match series.program {
+                    Program::Original => ORIGINAL_POINT_TIMEOUT,
+                    _ => POINT_TIMEOUT,
+                };
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left < Duration::from_secs(2) {
+                    out_of_time = true;
+                    break 'rounds;
+                }
+                // The original is started afresh for every point: each client it serves uses
+                // up one of the threads it started, for good. The others serve the whole series.
+                if server.is_none() || series.program == Program::Original {
+                    server = None; // stops the previous one first
+                    match servers.start(series.program) {
+                        Ok(started) => {
+                            // One short conversation first, not measured: the first one pays
+                            // for page faults and lazy set-up in the server and the kernel.
+                            let warm_up = load(series, started.addr(), 1, 100);
+                            let _ = loadgen::run(&warm_up);
+                            server = Some(started);
+                        }
+                        Err(why) => {
+                            notes.push(format!("{} not measured: {why}", series.label));
+                            skipped.push(&series.key);
+                            break;
+                        }
+                    }
+                }
+                let running = server.as_ref().expect("started above");
+                let config = load(series, running.addr(), clients, options.messages);
+                let config = loadgen::Config {
+                    timeout: limit.min(left),
+                    ..config
+                };
+                match measure::measure(running, &config) {
+                    Ok((report, cost)) => {
+                        let point = Point {
+                            series: series.label.clone(),
+                            key: series.key.clone(),
+                            program: series.program,
+                            round,
+                            report,
+                            cost,
+                        };
+                        let _ = writeln!(progress, "{}", point.progress_line());
+                        notes.extend(point.losses());
+                        points.push(point);
+                    }
+                    Err(why) => notes.push(format!(
+                        "{} with {clients} clients not measured: {why}",
+                        series.label
+                    )),
+                }
+            }
+            // Dropping the server kills it: the series is over.
+            drop(server);
+        }
+    }
+    if out_of_time {
+        notes.push(format!(
+            "the run's budget of {} s ran out: the remaining points were not measured",
+            options.budget.as_secs()
+        ));
+    }
+    Outcome {
+        points,
+        notes,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// The load for one point of `series`: `clients` clients, `messages` round trips each.
+fn load(series: &Series, addr: SocketAddr, clients: usize, messages: usize) -> loadgen::Config {
+    loadgen::Config {
+        stagger: series.stagger,
+        // The original's replies end without a newline: one read is one reply.
+        framing: match series.program {
+            Program::Original => loadgen::Framing::Raw,
+            _ => loadgen::Framing::Lines,
+        },
+        timeout: Duration::from_secs(10),
+        ..loadgen::Config::new(addr, clients, messages)
+    }
+}
+
+/// The files a run writes into [`Options::out`].
+pub const FILES: [&str; 11] = [
+    "results.csv",
+    "notes.txt",
+    "speed.md",
+    "cost.md",
+    "goals.txt",
+    "machine.txt",
+    "summary.txt",
+    "round-trips.svg",
+    "p99-latency.svg",
+    "greeting.svg",
+    "server-cpu.svg",
+];
+
+/// Measures, then writes every file of [`FILES`] and returns the summary (also in summary.txt).
+pub fn run(options: &Options, progress: &mut impl Write) -> Result<String, String> {
+    fs::create_dir_all(&options.out)
+        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+    let before = machine::Machine::now();
+    let outcome = measure_all(options, progress);
+    let after = machine::Machine::now();
+    let summaries = report::summarise(&outcome.points);
+
+    let write = |name: &str, text: &str| {
+        let path = options.out.join(name);
+        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    write("results.csv", &report::csv(&outcome.points))?;
+    write("speed.md", &report::speed_table(&summaries).markdown())?;
+    write("cost.md", &report::cost_table(&summaries).markdown())?;
+    let goals = report::goals(&summaries).join("\n") + "\n";
+    write("goals.txt", &goals)?;
+    let machine = machine::describe(&before, &after, options, outcome.elapsed);
+    write("machine.txt", &machine)?;
+    for chart in plot::charts() {
+        let path = options.out.join(chart.file);
+        plot::draw(&chart, &summaries, &options.clients, &path)
+            .map_err(|e| format!("cannot draw {}: {e}", path.display()))?;
+    }
+
+    let notes = if outcome.notes.is_empty() {
+        "every point was measured, and no client was lost\n".to_string()
+    } else {
+        outcome.notes.join("\n") + "\n"
+    };
+    write("notes.txt", &notes)?;
+
+    let mut summary = String::new();
+    summary.push_str(&machine);
+    summary.push_str("\nWhat the clients saw (median of the rounds; lost: in the worst round)\n\n");
+    summary.push_str(&report::speed_table(&summaries).text());
+    summary.push_str("\nWhat the server paid (median of the rounds, read from /proc)\n\n");
+    summary.push_str(&report::cost_table(&summaries).text());
+    summary.push_str("\nNotes\n\n");
+    summary.push_str(&notes);
+    summary.push('\n');
+    summary.push_str(&goals);
+    write("summary.txt", &summary)?;
+    Ok(summary)
+}
