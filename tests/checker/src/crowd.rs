@@ -1,11 +1,13 @@
-//! Many connections at the same moment, the same for every lesson's protocol: the connections
-//! say nothing, so what the server speaks does not matter.
+//! Many connections, the same way for every lesson's protocol: a crowd opened at the same
+//! moment that says nothing ([`open_at_once`]), and a burst of short connections, each judged
+//! by the protocol's own function ([`burst`]).
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a crowd of connections went.
 pub struct Crowd {
@@ -53,5 +55,70 @@ pub fn open_at_once(addr: SocketAddr, count: usize, connect_timeout: Duration) -
         count,
         connected,
         refused,
+    }
+}
+
+/// What one connection of a burst came to.
+pub enum Answer {
+    /// The server answered as the protocol says.
+    Served,
+    /// The server said it is busy: a valid answer under load, for servers that may say it.
+    Busy,
+    /// Anything else: what was seen instead.
+    Wrong(String),
+}
+
+/// How a burst went.
+pub struct Burst {
+    /// Connections made and judged (fewer than asked when it stopped early).
+    pub done: usize,
+    /// Connections answered with [`Answer::Served`].
+    pub served: usize,
+    /// The first connection answered wrongly (numbered from 1), and what it saw.
+    pub first_wrong: Option<(usize, String)>,
+}
+
+/// `count` short connections, `clients` at a time, each made and judged by `one`. Stops at the
+/// first wrong answer, or when `limit` has passed.
+pub fn burst(
+    count: usize,
+    clients: usize,
+    limit: Duration,
+    one: impl Fn() -> Answer + Sync,
+) -> Burst {
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let served = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let first_wrong: Mutex<Option<(usize, String)>> = Mutex::new(None);
+    thread::scope(|scope| {
+        for _ in 0..clients {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        break;
+                    }
+                    match one() {
+                        Answer::Served => {
+                            served.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Answer::Busy => {}
+                        Answer::Wrong(saw) => {
+                            stop.store(true, Ordering::Relaxed);
+                            let mut first = first_wrong.lock().unwrap();
+                            if first.is_none() {
+                                *first = Some((i + 1, saw));
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Burst {
+        done: next.into_inner().min(count),
+        served: served.into_inner(),
+        first_wrong: first_wrong.into_inner().unwrap(),
     }
 }

@@ -6,8 +6,8 @@
 //! check uploads under a name of its own, unique to this run of the checker: running the
 //! checker twice against the same server works.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,7 +15,7 @@ use super::{FrameConn, MAGIC, MAX_DATA, Next, code, code_name, header, kind};
 use crate::Options;
 use crate::check::{Probe, Verdict};
 use crate::conn::quote;
-use crate::crowd::{self, Crowd};
+use crate::crowd::{self, Answer, Crowd};
 use crate::frames::Frame;
 use crate::report::{Outcome, fail};
 
@@ -584,66 +584,40 @@ pub fn dropped_200(p: &mut Probe) -> Verdict {
 /// answering at a high rate, and leaks nothing that would make it stop.
 pub fn burst_1000(p: &mut Probe) -> Verdict {
     const COUNT: usize = 1000;
-    const CLIENTS: usize = 8;
     let limit = Duration::from_secs(30);
-    let started = Instant::now();
     let missing = unique("burst");
-    let next = AtomicUsize::new(0);
-    let answered = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let first_failure: Mutex<Option<(usize, String)>> = Mutex::new(None);
     let (addr, timeout) = (p.addr, p.options.timeout);
-
-    thread::scope(|scope| {
-        for _ in 0..CLIENTS {
-            scope.spawn(|| {
-                while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= COUNT {
-                        break;
-                    }
-                    let got = match FrameConn::try_open(addr, timeout) {
-                        Ok(mut conn) => {
-                            // A busy server may have closed before the request arrives, so the
-                            // answer is read even if sending it failed.
-                            let _ = conn.send(&Frame::Get {
-                                name: missing.clone(),
-                            });
-                            conn.receive()
-                        }
-                        Err(e) => Next::Error(format!("the connection failed ({e})")),
-                    };
-                    match got {
-                        Next::Frame(Frame::Error {
-                            code: code::NOT_FOUND,
-                            ..
-                        }) => {
-                            answered.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Next::Frame(Frame::Error {
-                            code: code::BUSY, ..
-                        }) => {}
-                        other => {
-                            stop.store(true, Ordering::Relaxed);
-                            let mut first = first_failure.lock().unwrap();
-                            if first.is_none() {
-                                *first = Some((i + 1, other.to_string()));
-                            }
-                        }
-                    }
-                }
-            });
+    let burst = crowd::burst(COUNT, 8, limit, || {
+        let got = match FrameConn::try_open(addr, timeout) {
+            Ok(mut conn) => {
+                // A busy server may have closed before the request arrives, so the answer is
+                // read even if sending it failed.
+                let _ = conn.send(&Frame::Get {
+                    name: missing.clone(),
+                });
+                conn.receive()
+            }
+            Err(e) => Next::Error(format!("the connection failed ({e})")),
+        };
+        match got {
+            Next::Frame(Frame::Error {
+                code: code::NOT_FOUND,
+                ..
+            }) => Answer::Served,
+            Next::Frame(Frame::Error {
+                code: code::BUSY, ..
+            }) => Answer::Busy,
+            other => Answer::Wrong(other.to_string()),
         }
     });
 
-    let answered = answered.into_inner();
-    let done = next.into_inner().min(COUNT);
+    let (answered, done) = (burst.served, burst.done);
     let expected = format!(
         "ERROR {} (or ERROR {}) on every connection",
         code_name(code::NOT_FOUND),
         code_name(code::BUSY)
     );
-    if let Some((n, saw)) = first_failure.into_inner().unwrap() {
+    if let Some((n, saw)) = burst.first_wrong {
         return Err(fail(
             format!("{saw} on connection {n} ({answered} answered in all)"),
             expected,

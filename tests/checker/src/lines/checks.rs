@@ -4,8 +4,8 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use crate::Options;
 use crate::check::{Probe, Verdict};
 use crate::conn::{Conn, End, Framing, Got, quote};
 use crate::cpu;
-use crate::crowd::{self, Crowd};
+use crate::crowd::{self, Answer, Crowd};
 use crate::report::{Outcome, fail};
 
 /// How long "nothing happens" must last where nothing should happen yet (half a line sent).
@@ -470,54 +470,28 @@ pub fn dropped_200(spec: Spec, p: &mut Probe) -> Verdict {
 /// server keeps accepting at a high rate and leaks nothing that would make it stop.
 pub fn burst_1000(spec: Spec, p: &mut Probe) -> Verdict {
     const COUNT: usize = 1000;
-    const CLIENTS: usize = 8;
     let limit = Duration::from_secs(30);
-    let started = Instant::now();
-    let next = AtomicUsize::new(0);
-    let greeted_count = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let first_failure: Mutex<Option<(usize, String)>> = Mutex::new(None);
     let greeting = spec.greeting();
     let (addr, timeout) = (p.addr, p.options.timeout);
-
-    thread::scope(|scope| {
-        for _ in 0..CLIENTS {
-            scope.spawn(|| {
-                while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= COUNT {
-                        break;
-                    }
-                    let got = match Conn::try_open(addr, spec.framing(), timeout) {
-                        Ok(mut conn) => conn.reply(),
-                        Err(e) => Got::Error(format!("the connection failed ({e})")),
-                    };
-                    match got {
-                        Got::Reply(text) if greeting.matches(&text) => {
-                            greeted_count.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Got::Reply(text) if spec.concurrent() && text == BUSY => {}
-                        other => {
-                            stop.store(true, Ordering::Relaxed);
-                            let mut first = first_failure.lock().unwrap();
-                            if first.is_none() {
-                                *first = Some((i + 1, other.to_string()));
-                            }
-                        }
-                    }
-                }
-            });
+    let burst = crowd::burst(COUNT, 8, limit, || {
+        let got = match Conn::try_open(addr, spec.framing(), timeout) {
+            Ok(mut conn) => conn.reply(),
+            Err(e) => Got::Error(format!("the connection failed ({e})")),
+        };
+        match got {
+            Got::Reply(text) if greeting.matches(&text) => Answer::Served,
+            Got::Reply(text) if spec.concurrent() && text == BUSY => Answer::Busy,
+            other => Answer::Wrong(other.to_string()),
         }
     });
 
-    let greeted_count = greeted_count.into_inner();
-    let done = next.into_inner().min(COUNT);
+    let (greeted_count, done) = (burst.served, burst.done);
     let expected = if spec.concurrent() {
         format!("{} or {BUSY:?} on every connection", spec.greeting())
     } else {
         format!("{} on every connection", spec.greeting())
     };
-    if let Some((n, saw)) = first_failure.into_inner().unwrap() {
+    if let Some((n, saw)) = burst.first_wrong {
         return Err(fail(
             format!("{saw} on connection {n} ({greeted_count} greeted in all)"),
             expected,
