@@ -23,6 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use loadgen::{Config, Framing, Report};
+use test_support::observe::cpu_time;
 use test_support::{Server, seed};
 
 const CLIENTS: usize = 64;
@@ -257,27 +258,6 @@ fn measure(server: &Server, framing: Framing, stagger: Duration) -> Measured {
 /// Threads of a process: the entries of /proc/PID/task (0 where there is no /proc).
 fn threads(pid: u32) -> usize {
     fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |dir| dir.count())
-}
-
-/// User plus system CPU time of a process so far, from /proc/PID/stat.
-fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After the command name (in parentheses), utime and stime are the 12th and 13th fields,
-    // in clock ticks.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_secs_f64(
-        ticks as f64 / clock_ticks_per_second(),
-    ))
-}
-
-fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 fn ms(d: Option<Duration>) -> f64 {

@@ -62,3 +62,28 @@ pub struct Probe<'a> {
     /// The server, when the checker started it for this check.
     pub instance: Option<&'a mut dyn Instance>,
 }
+
+impl Probe<'_> {
+    /// Options for a second client that must be served while a silent one is connected:
+    /// within half the server's idle timeout, if known, so before that timeout could have
+    /// freed a worker for it.
+    pub fn options_while_silent(&self) -> Options {
+        Options {
+            timeout: match self.options.idle_timeout {
+                Some(idle) => self.options.timeout.min(idle / 2),
+                None => self.options.timeout,
+            },
+            ..self.options.clone()
+        }
+    }
+
+    /// A probe of the same server for another client, with `options`.
+    pub fn another<'b>(&self, options: &'b Options) -> Probe<'b> {
+        Probe {
+            addr: self.addr,
+            pid: self.pid,
+            options,
+            instance: None,
+        }
+    }
+}

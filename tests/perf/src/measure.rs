@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
@@ -286,7 +286,8 @@ fn context_switches(pid: u32) -> Option<HashMap<u32, u64>> {
 
 /// User plus system CPU time of a whole process so far, threads that ended included.
 fn cpu_time(pid: u32) -> Option<Duration> {
-    process_clock(pid).or_else(|| cpu_ticks(pid))
+    // Else `/proc/PID/stat`, in clock ticks (usually 10 ms): coarse, but always there.
+    process_clock(pid).or_else(|| test_support::observe::cpu_time(pid))
 }
 
 /// The process's CPU-time clock, to the nanosecond.
@@ -315,29 +316,6 @@ fn process_clock(pid: u32) -> Option<Duration> {
 #[cfg(not(target_os = "linux"))]
 fn process_clock(_pid: u32) -> Option<Duration> {
     None
-}
-
-/// The same from `/proc/PID/stat`, in clock ticks (usually 10 ms): coarse, but always there.
-fn cpu_ticks(pid: u32) -> Option<Duration> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After the command name (in parentheses, and it may hold spaces), utime and stime are the
-    // 12th and 13th fields.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_secs_f64(ticks as f64 / clock_ticks()))
-}
-
-/// The kernel's clock ticks per second (`getconf CLK_TCK`, 100 on Linux almost everywhere).
-fn clock_ticks() -> f64 {
-    static TICKS: OnceLock<f64> = OnceLock::new();
-    *TICKS.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
-            .unwrap_or(100.0)
-    })
 }
 
 /// Runs `f`, turning a panic (how `test_support::Server` reports a server that would not start)
@@ -373,7 +351,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     fn reads_this_process_from_proc() {
         let me = std::process::id();
-        assert!(process_clock(me).is_some() && cpu_ticks(me).is_some());
+        assert!(process_clock(me).is_some() && cpu_time(me).is_some());
         assert!(context_switches(me).is_some_and(|counts| !counts.is_empty()));
         let mut peak = Peak::default();
         peak.sample(me);

@@ -12,7 +12,6 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{FrameConn, MAGIC, MAX_DATA, Next, code, code_name, header, kind};
-use crate::Options;
 use crate::check::{Probe, Verdict};
 use crate::conn::quote;
 use crate::crowd::{self, Answer, Crowd};
@@ -447,19 +446,8 @@ pub fn vanish_mid_upload(p: &mut Probe) -> Verdict {
 /// server.
 pub fn silent_client(p: &mut Probe) -> Verdict {
     let _silent = connect(p)?;
-    let options = Options {
-        timeout: match p.options.idle_timeout {
-            Some(idle) => p.options.timeout.min(idle / 2),
-            None => p.options.timeout,
-        },
-        ..p.options.clone()
-    };
-    let mut meanwhile = Probe {
-        addr: p.addr,
-        pid: p.pid,
-        options: &options,
-        instance: None,
-    };
+    let options = p.options_while_silent();
+    let mut meanwhile = p.another(&options);
     served(&mut meanwhile).map_err(|outcome| match outcome {
         Outcome::Fail { saw, expected } => fail(
             format!("{saw} while a silent client was connected"),

@@ -10,7 +10,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{BUSY, Reply, Spec};
-use crate::Options;
 use crate::check::{Probe, Verdict};
 use crate::conn::{Conn, End, Framing, Got, quote};
 use crate::cpu;
@@ -351,19 +350,8 @@ pub fn silent_client(spec: Spec, p: &mut Probe) -> Verdict {
     if spec.concurrent() {
         let _silent = greeted(spec, p)?;
         // Served while the silent client is there: before its idle timeout could free a worker.
-        let options = Options {
-            timeout: match p.options.idle_timeout {
-                Some(idle) => p.options.timeout.min(idle / 2),
-                None => p.options.timeout,
-            },
-            ..p.options.clone()
-        };
-        let mut meanwhile = Probe {
-            addr: p.addr,
-            pid: p.pid,
-            options: &options,
-            instance: None,
-        };
+        let options = p.options_while_silent();
+        let mut meanwhile = p.another(&options);
         return served(spec, &mut meanwhile).map_err(|outcome| match outcome {
             Outcome::Fail { saw, expected } => fail(
                 format!("{saw} while a silent client was connected"),
