@@ -219,15 +219,31 @@ pub fn check_each(
     options: &Options,
     mut each: impl FnMut(&CheckResult),
 ) -> Result<Report, String> {
+    check_each_until(lesson, target, options, |result| {
+        each(result);
+        true
+    })
+}
+
+/// Like [`check_each`], but stops after the check for which `each` returns `false` (the
+/// command line stops when nobody reads its output any more).
+pub fn check_each_until(
+    lesson: Lesson,
+    target: &Target,
+    options: &Options,
+    mut each: impl FnMut(&CheckResult) -> bool,
+) -> Result<Report, String> {
     validate(lesson, target, options)?;
     let mut report = Report::default();
+    // Whether to go on: false once `each` has said stop.
     let mut record = |name: &str, outcome: Outcome| {
         let result = CheckResult {
             name: name.to_string(),
             outcome,
         };
-        each(&result);
+        let go_on = each(&result);
         report.results.push(result);
+        go_on
     };
     // A server that would not start once is not started again: each try may take seconds.
     let mut failed_start: Option<String> = None;
@@ -242,8 +258,12 @@ pub fn check_each(
         let (addr, pid, mut instance) = match started {
             Ok(started) => started,
             Err(why) => {
+                let mut go_on = true;
                 for name in check.names() {
-                    record(name, report::fail(why.clone(), "a server to check"));
+                    go_on &= record(name, report::fail(why.clone(), "a server to check"));
+                }
+                if !go_on {
+                    break;
                 }
                 failed_start = Some("the server did not start (see above)".into());
                 continue;
@@ -257,14 +277,18 @@ pub fn check_each(
         };
         let outcome = run(&check, &mut probe);
         let skipped = matches!(outcome, Outcome::Skip(_));
-        record(&check.name, outcome);
+        if !record(&check.name, outcome) {
+            break;
+        }
         if let Some(then) = &check.then {
             let outcome = if skipped {
                 Outcome::Skip(format!("{} was skipped", check.name))
             } else {
                 run(then, &mut probe)
             };
-            record(&then.name, outcome);
+            if !record(&then.name, outcome) {
+                break;
+            }
         }
         // Dropping `instance` here stops a server the checker started for this check.
     }

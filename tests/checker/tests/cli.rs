@@ -2,7 +2,8 @@
 
 mod samples;
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
 
 use checker::Lesson;
 use samples::{Flaw, Sample};
@@ -111,6 +112,96 @@ fn requests_it_refuses_get_one_sentence_and_exit_two() {
         assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
         assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
     }
+}
+
+#[test]
+fn a_wait_of_zero_or_of_centuries_is_a_usage_error_not_a_panic() {
+    for option in ["--timeout", "--idle-timeout"] {
+        for value in ["0", "-1", "1e19", "inf", "soon"] {
+            let out = checker(&["--lesson", "02", option, value]);
+            assert_eq!(out.code(), Some(2), "{option} {value}: {}", out.stderr);
+            assert!(
+                out.stderr.starts_with("error: ") && !out.stderr.contains("panicked"),
+                "{option} {value}: {}",
+                out.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn a_closed_stdout_stops_the_run_without_a_panic() {
+    let sample = Sample::start(Lesson::L02, Flaw::None);
+    let addr = sample.addr().to_string();
+    for args in [
+        vec!["--lesson", "02", "--list"],
+        vec!["--lesson", "02", "--addr", &addr],
+    ] {
+        let mut child = Command::new(CHECKER)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `checker | head -0`: the reader is gone before the first line.
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(status.code(), Some(101), "{args:?}: {stderr}");
+        assert_ne!(status.code(), None, "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_spawned_server_is_stopped_with_every_process_it_started() {
+    let dir = std::env::temp_dir().join(format!("checker-spawn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (script, pid_file) = (dir.join("server.sh"), dir.join("child.pid"));
+    // A "server" that starts a child of its own, says where it listens (nowhere: the checks
+    // fail, which does not matter here), and stays.
+    std::fs::write(
+        &script,
+        "sleep 600 &\necho $! >\"$CHILD_PID_FILE\"\n\
+         echo 'listening on 127.0.0.1:9'\nexec sleep 600\n",
+    )
+    .unwrap();
+    let mut command = Command::new(CHECKER);
+    command
+        .args(["--lesson", "02", "--only", "greeting", "--timeout", "1"])
+        .arg("--spawn")
+        .arg(format!("sh {}", script.display()))
+        .env("CHILD_PID_FILE", &pid_file);
+    let out = run_to_end(command, b"", DEADLINE);
+    assert_eq!(out.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    let child = std::fs::read_to_string(&pid_file).unwrap();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", child.trim()));
+    // SIGKILL is sent before the checker exits; the child's parent (init) reaps it soon after.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let gone = loop {
+        let state = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+        // Gone, or dead and not yet reaped (state Z).
+        if state.is_empty() || state.contains(") Z ") {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        gone,
+        "the spawned server's child {} is still running",
+        child.trim()
+    );
 }
 
 #[test]

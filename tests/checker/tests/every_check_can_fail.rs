@@ -33,7 +33,7 @@ fn run(lesson: Lesson, flaw: Flaw, only: &[&str]) -> Report {
     match lesson {
         Lesson::L01 => checker::check(
             lesson,
-            &Target::fresh(move || OneShot::start(flaw)),
+            &Target::fresh(move || Ok(OneShot::start(flaw))),
             &options,
         ),
         Lesson::L04 => {
