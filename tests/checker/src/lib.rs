@@ -14,14 +14,18 @@
 //! For the line protocols of lessons 01 to 03 ([`lines`]): the greeting, replies, counting,
 //! `exit`, end of stream; then a client that vanishes mid-line, one that resets, one that
 //! half-closes, bytes that are not UTF-8, a character split across packets, a line of 1 MiB, a
-//! silent client, a slow client, `a\nexit\n` in one packet, 200 connections dropped at once,
-//! 1,000 connections in a burst.
+//! silent client, a slow client, `a\nexit\n` in one packet, the same followed by 1 MiB (a
+//! lingering close), a line trickled a byte at a time (slowloris, with [`Options::min_rate`]),
+//! 200 connections held while the server's threads are counted (with its process id), 200
+//! connections dropped at once, 1,000 connections in a burst.
 //!
 //! For lesson 04's binary frames ([`frames`]): an upload, `get` back byte for byte, `list`, a
 //! file of 0 bytes, a missing file, a wrong checksum, end of stream; then a bad magic byte, an
-//! unknown frame type, an impossible length, unsafe names, a size over the server's limit, a
-//! client that resets halfway through an upload, a silent client, an idle timeout, a name
-//! already taken, 200 connections dropped at once, 1,000 connections in a burst. The follow-up
+//! unknown frame type, an impossible length, unsafe names, a size over the server's limit (alone,
+//! and followed by 1 MiB of DATA frames), a client that resets halfway through an upload, a
+//! silent client, an idle timeout, a frame and an upload trickled (with
+//! [`Options::min_rate`]), a name already taken, 200 connections held while the server's
+//! threads are counted, 200 connections dropped at once, 1,000 connections in a burst. The follow-up
 //! after each is a small upload downloaded back intact. Every upload goes under a name unique to
 //! the run, so the checker can run again and again against the same server.
 //!
@@ -172,6 +176,11 @@ pub struct Options {
     /// Lesson 04: the largest upload the server accepts (its `--max-size`), if known. The check
     /// `too-large` declares one byte more; without it, 2^60 bytes, more than any server takes.
     pub max_size: Option<u64>,
+    /// The server's `--min-rate`, in bytes per second, if it claims total deadlines: a line or
+    /// a frame must arrive whole within the idle timeout, and an upload (lesson 04) at least at
+    /// this average rate over each idle-timeout window. With it, the slowloris checks run;
+    /// without it, they are left out, as a server with per-read timeouts would fail them.
+    pub min_rate: Option<u64>,
 }
 
 impl Default for Options {
@@ -183,6 +192,7 @@ impl Default for Options {
             only: Vec::new(),
             allow_remote: false,
             max_size: None,
+            min_rate: None,
         }
     }
 }
@@ -193,8 +203,9 @@ pub fn checks(lesson: Lesson, options: &Options) -> Vec<Check> {
         Lesson::L01 | Lesson::L02 | Lesson::L03 => lines::checks(lines::Spec {
             lesson,
             dialect: options.dialect,
+            total_deadlines: options.min_rate.is_some(),
         }),
-        Lesson::L04 => frames::checks(),
+        Lesson::L04 => frames::checks(options),
     }
 }
 

@@ -82,6 +82,13 @@ struct Args {
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     max_size: Option<u64>,
 
+    /// The server's minimum upload rate, in bytes per second (with K, M or G), if it holds
+    /// clients to total deadlines: a line or frame whole within the idle timeout, an upload at
+    /// this average rate over each idle-timeout window. Giving it runs the slowloris checks,
+    /// which a server with per-read timeouts fails: for example 16K.
+    #[arg(long, value_name = "BYTES", value_parser = parse_rate)]
+    min_rate: Option<u64>,
+
     /// Run only this check (and its follow-up); repeat for more.
     #[arg(long, value_name = "NAME")]
     only: Vec<String>,
@@ -140,6 +147,7 @@ fn run(args: &Args) -> Result<bool, String> {
         only: args.only.clone(),
         allow_remote: args.allow_remote,
         max_size: args.max_size,
+        min_rate: args.min_rate,
     };
 
     if args.list {
@@ -191,6 +199,14 @@ fn say(line: &str) -> Result<(), String> {
     writeln!(out, "{line}")
         .and_then(|()| out.flush())
         .map_err(|_| CLOSED.to_string())
+}
+
+/// A minimum rate in bytes per second: a size (see [`parse_size`]) above 0.
+fn parse_rate(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err("a minimum rate of 0 bytes per second is no rule: give one above 0".into()),
+        rate => Ok(rate),
+    }
 }
 
 /// `4096`, `64K`, `100M`, `2G`: a number of bytes, with an optional suffix (powers of 1024).

@@ -92,6 +92,31 @@ pub enum Flaw {
     NotListening,
     /// Lesson 04: a fault of its sample server.
     Upload(upload::Fault),
+    /// After `bye`, closes at once, with what the client still sends unread.
+    NoLinger,
+    /// A timeout per read only: a line trickled a byte at a time lasts for ever.
+    PerReadTimeout,
+    /// A thread per connection instead of one at a time or a pool.
+    ThreadPerConnection,
+}
+
+/// A lingering close: shut down our side (FIN), then read and drop what the client still sends
+/// until its end of stream, for half a second at most, so that closing does not reset the
+/// connection (and lose the last word) while the client is still writing.
+pub fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_millis(500);
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        if !matches!(stream.read(&mut buf), Ok(n) if n > 0) {
+            return;
+        }
+    }
 }
 
 /// State shared by a sample server's threads.
@@ -227,6 +252,11 @@ fn next_client(listener: &TcpListener, shared: &Shared) -> Option<TcpStream> {
 
 fn serve_one_at_a_time(listener: TcpListener, shared: Arc<Shared>) {
     while let Some(stream) = next_client(&listener, &shared) {
+        if shared.flaw == Flaw::ThreadPerConnection {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || drop(serve_lines(stream, &shared)));
+            continue;
+        }
         let (event, stream) = serve_lines(stream, &shared);
         if shared.flaw == Flaw::CrashesOn(event) {
             shared.stopped.store(true, Ordering::SeqCst);
@@ -238,6 +268,11 @@ fn serve_one_at_a_time(listener: TcpListener, shared: Arc<Shared>) {
 
 fn accept_into_pool(listener: TcpListener, jobs: SyncSender<TcpStream>, shared: Arc<Shared>) {
     while let Some(stream) = next_client(&listener, &shared) {
+        if shared.flaw == Flaw::ThreadPerConnection {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || drop(serve_lines(stream, &shared)));
+            continue;
+        }
         if let Err(mpsc::TrySendError::Full(mut stream)) = jobs.try_send(stream) {
             let _ = stream.write_all(b"busy: try again later\n");
         }
@@ -288,6 +323,8 @@ fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStre
     }
     let mut count = 0;
     let mut pending: Vec<u8> = Vec::new();
+    // When the line under way began: it must be whole within the idle timeout, in total.
+    let mut line_began: Option<Instant> = None;
     let mut reads_in_line = 0;
     let mut bad_read = false;
     let mut buf = [0u8; 4096];
@@ -300,7 +337,17 @@ fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStre
         buf.len()
     };
     loop {
-        let n = match stream.read(&mut buf[..read_size]) {
+        let wait = match line_began {
+            Some(began) if flaw != Flaw::PerReadTimeout => idle.saturating_sub(began.elapsed()),
+            _ => idle,
+        };
+        let read = if wait.is_zero() {
+            Err(ErrorKind::TimedOut.into())
+        } else {
+            let _ = stream.set_read_timeout(Some(wait));
+            stream.read(&mut buf[..read_size])
+        };
+        let n = match read {
             Ok(0) if flaw == Flaw::KeepsOpenAtEof => {
                 thread::sleep(HOLD);
                 return (Event::Eof, Some(stream));
@@ -386,6 +433,9 @@ fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStre
             let text = String::from_utf8_lossy(&line).into_owned();
             if text == "exit" && flaw != Flaw::IgnoresExit {
                 let _ = stream.write_all(b"bye\n");
+                if flaw != Flaw::NoLinger {
+                    linger(&mut stream);
+                }
                 return (Event::Exit, Some(stream));
             }
             count += 1;
@@ -393,6 +443,11 @@ fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStre
             if flaw == Flaw::GluedDropsRest {
                 pending.clear();
             }
+        }
+        if pending.is_empty() {
+            line_began = None;
+        } else if line_began.is_none() {
+            line_began = Some(Instant::now());
         }
         if pending.len() > LINE_LIMIT && flaw != Flaw::NoLineLimit {
             event!(Event::TooLong);
