@@ -1,6 +1,5 @@
 //! `checker`: checks a server that claims one of the course's protocols, from the outside.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -193,12 +192,9 @@ fn run(args: &Args) -> Result<bool, String> {
 /// What [`say`] returns when stdout is closed.
 const CLOSED: &str = "stdout is closed";
 
-/// Prints one line on stdout, at once. A closed stdout is [`CLOSED`], not a panic.
+/// Prints one line on stdout; a closed stdout is [`CLOSED`], not a panic.
 fn say(line: &str) -> Result<(), String> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(|_| CLOSED.to_string())
+    test_support::cli::say(line).map_err(|_| CLOSED.to_string())
 }
 
 /// A minimum rate in bytes per second: a size (see [`parse_size`]) above 0.

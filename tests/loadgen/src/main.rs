@@ -6,7 +6,6 @@
 //!
 //! See the library ([`loadgen::run`]) for what one run does.
 
-use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -85,12 +84,9 @@ fn main() -> ExitCode {
 /// What [`say`] returns when stdout is closed.
 const CLOSED: &str = "stdout is closed";
 
-/// Prints one line on stdout. A closed stdout is [`CLOSED`], not a panic.
+/// Prints one line on stdout; a closed stdout is [`CLOSED`], not a panic.
 fn say(line: &str) -> Result<(), String> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(|_| CLOSED.to_string())
+    test_support::cli::say(line).map_err(|_| CLOSED.to_string())
 }
 
 /// Runs the load and prints its report; fails when every client failed, after the report.

@@ -259,11 +259,22 @@ impl Drop for Server {
 
 /// Runs `command` to completion with `stdin` as its standard input, for at most `timeout`;
 /// kills it and panics if it runs longer.
-pub fn run_to_end(mut command: Command, stdin: &[u8], timeout: Duration) -> Finished {
+pub fn run_to_end(command: Command, stdin: &[u8], timeout: Duration) -> Finished {
+    run_with_stdout(command, stdin, timeout, Stdio::piped())
+}
+
+/// [`run_to_end`], with `stdout` as the program's standard output (collected when it is
+/// `Stdio::piped()`).
+pub(crate) fn run_with_stdout(
+    mut command: Command,
+    stdin: &[u8],
+    timeout: Duration,
+    stdout: Stdio,
+) -> Finished {
     let program = format!("{command:?}");
     let mut child = command
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("could not start {program}: {e}"));
@@ -271,7 +282,10 @@ pub fn run_to_end(mut command: Command, stdin: &[u8], timeout: Duration) -> Fini
     // compares; only the run's deadline bounds it.
     let stdout = Arc::new(Mutex::new(Tail::unbounded()));
     let stderr = Arc::new(Mutex::new(Tail::unbounded()));
-    let out_reader = collect_into(child.stdout.take().unwrap(), Arc::clone(&stdout));
+    let out_reader = child
+        .stdout
+        .take()
+        .map(|out| collect_into(out, Arc::clone(&stdout)));
     let err_reader = collect_into(child.stderr.take().unwrap(), Arc::clone(&stderr));
 
     let mut input = child.stdin.take().unwrap();
@@ -291,7 +305,9 @@ pub fn run_to_end(mut command: Command, stdin: &[u8], timeout: Duration) -> Fini
             stderr.lock().unwrap().text()
         );
     };
-    let _ = out_reader.join();
+    if let Some(out_reader) = out_reader {
+        let _ = out_reader.join();
+    }
     let _ = err_reader.join();
     let stdout = stdout.lock().unwrap().text();
     let stderr = stderr.lock().unwrap().text();

@@ -47,18 +47,20 @@ fn unique(label: &str) -> String {
     format!("checker-{label}-{run}-{n}.bin")
 }
 
-/// `len` bytes that are not all alike (a different pattern for each `seed`), so that a byte
-/// lost, added or moved changes the checksum.
+/// `len` bytes that are not all alike (a different stream for each `seed`): the SHA-256 of the
+/// seed and a block number, block after block, so that a byte lost, added or moved changes the
+/// checksum.
 fn content(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = 0x9E37_79B9u32 ^ seed.wrapping_mul(0x85EB_CA6B);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
+    let mut bytes = Vec::with_capacity(len + 32);
+    for block in 0u64.. {
+        if bytes.len() >= len {
+            break;
+        }
+        let input = [seed.to_be_bytes().as_slice(), &block.to_be_bytes()].concat();
+        bytes.extend_from_slice(&super::sha256(&input));
+    }
+    bytes.truncate(len);
+    bytes
 }
 
 fn connect(p: &Probe) -> Result<FrameConn, Outcome> {

@@ -123,9 +123,8 @@ pub fn linger(stream: &mut TcpStream) {
 struct Shared {
     lesson: Lesson,
     flaw: Flaw,
-    addr: SocketAddr,
-    /// The server has stopped (crashed, or the test is over): accept nothing more.
-    stopped: AtomicBool,
+    /// Where it listens; stopped when it crashed, or the test is over.
+    life: Life,
     accepted: AtomicUsize,
     /// Messages answered on all connections, for [`Flaw::CountsAcrossConnections`].
     total: AtomicUsize,
@@ -133,12 +132,6 @@ struct Shared {
 }
 
 impl Shared {
-    /// Stops the server, and wakes the acceptor blocked in accept() so it sees it.
-    fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-    }
-
     /// A random ACK number from 1 to 1000 (xorshift: good enough for a sample).
     fn ack(&self) -> u64 {
         let mut x = self.random.load(Ordering::Relaxed);
@@ -151,37 +144,91 @@ impl Shared {
 }
 
 /// A sample server for lesson 02 (one client at a time) or 03 (a pool), running until dropped.
-pub struct Sample {
-    shared: Arc<Shared>,
-    /// For [`Flaw::NotListening`]: the bound socket, kept open.
+pub struct Sample;
+
+/// Where a sample listens, and whether it has stopped: all that stopping it takes.
+pub struct Life {
+    pub addr: SocketAddr,
+    stopped: AtomicBool,
+}
+
+impl Life {
+    pub fn new(addr: SocketAddr, stopped: bool) -> Life {
+        Life {
+            addr,
+            stopped: AtomicBool::new(stopped),
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        !self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Stops the server, and wakes the acceptor blocked in accept() so it sees it.
+    pub fn stop(&self) {
+        if !self.stopped.swap(true, Ordering::SeqCst) {
+            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        }
+    }
+}
+
+/// A sample's shared state, which holds its [`Life`].
+pub trait Lives: Send + Sync {
+    fn life(&self) -> &Life;
+}
+
+/// A sample server running in this process, until dropped.
+pub struct Running {
+    shared: Arc<dyn Lives>,
+    /// For a sample that binds but never listens: the bound socket, kept open.
     _bound: Option<Socket>,
 }
 
+impl Running {
+    pub fn new(shared: Arc<dyn Lives>, bound: Option<Socket>) -> Running {
+        Running {
+            shared,
+            _bound: bound,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.life().addr
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shared.life().stop();
+    }
+}
+
+impl Lives for Shared {
+    fn life(&self) -> &Life {
+        &self.life
+    }
+}
+
 impl Sample {
-    pub fn start(lesson: Lesson, flaw: Flaw) -> Sample {
+    pub fn start(lesson: Lesson, flaw: Flaw) -> Running {
         assert_ne!(lesson, Lesson::L01, "lesson 01 is OneShot");
         if flaw == Flaw::NotListening {
             let (socket, addr) = bind_only();
             let shared = Arc::new(Shared {
                 lesson,
                 flaw,
-                addr,
-                stopped: AtomicBool::new(true),
+                life: Life::new(addr, true),
                 accepted: AtomicUsize::new(0),
                 total: AtomicUsize::new(0),
                 random: AtomicU64::new(1),
             });
-            return Sample {
-                shared,
-                _bound: Some(socket),
-            };
+            return Running::new(shared, Some(socket));
         }
         let listener = listen();
         let shared = Arc::new(Shared {
             lesson,
             flaw,
-            addr: listener.local_addr().unwrap(),
-            stopped: AtomicBool::new(false),
+            life: Life::new(listener.local_addr().unwrap(), false),
             accepted: AtomicUsize::new(0),
             total: AtomicUsize::new(0),
             random: AtomicU64::new(0x2545_f491_4f6c_dd1d),
@@ -200,20 +247,7 @@ impl Sample {
             }
             thread::spawn(move || accept_into_pool(listener, jobs, for_acceptor));
         }
-        Sample {
-            shared,
-            _bound: None,
-        }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.shared.addr
-    }
-}
-
-impl Drop for Sample {
-    fn drop(&mut self) {
-        self.shared.stop();
+        Running::new(shared, None)
     }
 }
 
@@ -239,7 +273,7 @@ fn listen() -> TcpListener {
 fn next_client(listener: &TcpListener, shared: &Shared) -> Option<TcpStream> {
     let (stream, _) = listener.accept().ok()?;
     let n = shared.accepted.fetch_add(1, Ordering::SeqCst) + 1;
-    if shared.stopped.load(Ordering::SeqCst) {
+    if !shared.life.running() {
         return None;
     }
     if let Flaw::StopsAfter(limit) = shared.flaw
@@ -259,7 +293,7 @@ fn serve_one_at_a_time(listener: TcpListener, shared: Arc<Shared>) {
         }
         let (event, stream) = serve_lines(stream, &shared);
         if shared.flaw == Flaw::CrashesOn(event) {
-            shared.stopped.store(true, Ordering::SeqCst);
+            shared.life.stop();
             drop(stream);
             return;
         }
@@ -280,22 +314,34 @@ fn accept_into_pool(listener: TcpListener, jobs: SyncSender<TcpStream>, shared: 
 }
 
 fn work(queue: Arc<Mutex<Receiver<TcpStream>>>, shared: Arc<Shared>) {
+    work_on(&queue, &*shared, |stream| {
+        let (event, stream) = serve_lines(stream, &shared);
+        (shared.flaw == Flaw::CrashesOn(event), stream)
+    });
+}
+
+/// A worker of a sample's pool: takes connections from `queue` until it closes, and while the
+/// sample is `running`, serves each with `serve`, which says whether the sample crashes now.
+/// A crash stops the sample first and closes the connection after: the client must not see
+/// the close before the server is down.
+pub fn work_on<S: Lives, T>(
+    queue: &Mutex<Receiver<TcpStream>>,
+    shared: &S,
+    mut serve: impl FnMut(TcpStream) -> (bool, T),
+) {
     loop {
         let next = queue.lock().unwrap().recv();
         let Ok(stream) = next else { return };
-        if shared.stopped.load(Ordering::SeqCst) {
+        if !shared.life().running() {
             continue;
         }
-        let (event, stream) = serve_lines(stream, &shared);
-        if shared.flaw == Flaw::CrashesOn(event) {
-            // Stop first, close after: the client must not see the close before the server is
-            // down.
-            shared.stop();
-            drop(stream);
+        let (crash, connection) = serve(stream);
+        if crash {
+            shared.life().stop();
         }
+        drop(connection);
     }
 }
-
 /// One conversation of lessons 02 and 03, with the sample's flaw. Returns how it ended, and
 /// the connection still open (if it is), so the caller decides what happens first.
 fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStream>) {

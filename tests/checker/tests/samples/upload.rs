@@ -5,17 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use socket2::Socket;
 
-use super::{HOLD, IDLE, bind_only, listen};
+use super::{HOLD, IDLE, Life, Lives, Running, bind_only, listen, work_on};
 
 /// The largest upload the sample accepts; the checker is told the same.
 pub const MAX_SIZE: u64 = 1 << 20;
@@ -105,29 +104,22 @@ pub const MIN_RATE: u64 = 16 * 1024;
 
 struct Shared {
     fault: Fault,
-    addr: SocketAddr,
-    stopped: AtomicBool,
+    life: Life,
     accepted: AtomicUsize,
     files: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
-impl Shared {
-    /// Stops the server, and wakes the acceptor blocked in accept() so it sees it.
-    fn stop(&self) {
-        if !self.stopped.swap(true, Ordering::SeqCst) {
-            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        }
+/// A lesson-04 sample, running until dropped.
+pub struct Sample;
+
+impl Lives for Shared {
+    fn life(&self) -> &Life {
+        &self.life
     }
 }
 
-/// A lesson-04 sample, running until dropped.
-pub struct Sample {
-    shared: Arc<Shared>,
-    _bound: Option<Socket>,
-}
-
 impl Sample {
-    pub fn start(fault: Fault) -> Sample {
+    pub fn start(fault: Fault) -> Running {
         let (listener, bound, addr) = if fault == Fault::NotListening {
             let (socket, addr) = bind_only();
             (None, Some(socket), addr)
@@ -138,8 +130,7 @@ impl Sample {
         };
         let shared = Arc::new(Shared {
             fault,
-            addr,
-            stopped: AtomicBool::new(listener.is_none()),
+            life: Life::new(addr, listener.is_none()),
             accepted: AtomicUsize::new(0),
             files: Mutex::new(BTreeMap::new()),
         });
@@ -154,20 +145,7 @@ impl Sample {
             let for_acceptor = Arc::clone(&shared);
             thread::spawn(move || accept(listener, jobs, for_acceptor));
         }
-        Sample {
-            shared,
-            _bound: bound,
-        }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.shared.addr
-    }
-}
-
-impl Drop for Sample {
-    fn drop(&mut self) {
-        self.shared.stop();
+        Running::new(shared, bound)
     }
 }
 
@@ -178,7 +156,7 @@ fn accept(listener: TcpListener, jobs: SyncSender<TcpStream>, shared: Arc<Shared
         };
         let n = shared.accepted.fetch_add(1, Ordering::SeqCst) + 1;
         let over = matches!(shared.fault, Fault::StopsAfter(limit) if n > limit);
-        if shared.stopped.load(Ordering::SeqCst) || over {
+        if !shared.life.running() || over {
             return;
         }
         if shared.fault == Fault::ThreadPerConnection {
@@ -193,22 +171,11 @@ fn accept(listener: TcpListener, jobs: SyncSender<TcpStream>, shared: Arc<Shared
 }
 
 fn work(queue: Arc<Mutex<Receiver<TcpStream>>>, shared: Arc<Shared>) {
-    loop {
-        let next = queue.lock().unwrap().recv();
-        let Ok(stream) = next else { return };
-        if shared.stopped.load(Ordering::SeqCst) {
-            continue;
-        }
+    work_on(&queue, &*shared, |stream| {
         let (event, stream) = serve(stream, &shared);
-        if let Some(event) = event
-            && shared.fault == Fault::CrashesOn(event)
-        {
-            // Stop first, close after: the client must not see the close before the server
-            // is down.
-            shared.stop();
-        }
-        drop(stream);
-    }
+        let crash = event.is_some_and(|event| shared.fault == Fault::CrashesOn(event));
+        (crash, stream)
+    });
 }
 
 /// A frame: header (with the sample's fault) and payload.
@@ -386,7 +353,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> (Option<Event>, TcpStream) {
                 // A crash on a refusal comes before the answer, as a panic in the code that
                 // refuses would.
                 if fault == Fault::CrashesOn(Event::Refused(code)) {
-                    shared.stop();
+                    shared.life.stop();
                 }
                 let _ = stream.write_all(&frame(fault, ERROR, &error(code, &message)));
                 // A lingering close: read what the client still sends, so that closing does
