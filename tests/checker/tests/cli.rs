@@ -188,6 +188,27 @@ fn a_spawned_server_is_stopped_with_every_process_it_started() {
 }
 
 #[test]
+fn a_spawned_server_whose_first_line_never_ends_fails_its_start_at_once() {
+    // Bytes without end and never a newline, where `listening on ADDR` should be.
+    let mut command = Command::new(CHECKER);
+    command
+        .args(["--lesson", "02", "--only", "greeting", "--timeout", "1"])
+        .args(["--spawn", "yes x | tr -d '\\n'; true"]);
+    let started = std::time::Instant::now();
+    let out = run_to_end(command, b"", DEADLINE);
+    assert_eq!(out.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("first stdout line should be `listening on ADDR`, got \"xxx"),
+        "{}",
+        out.stdout
+    );
+    // Cut at 64 KiB, not read until the deadline.
+    assert!(out.stdout.contains("(65536 bytes)"), "{}", out.stdout);
+    assert!(started.elapsed() < DEADLINE / 2, "{:?}", started.elapsed());
+}
+
+#[test]
 fn help_explains_skips_spawn_and_the_originals_and_list_names_the_checks() {
     let help = checker(&["--help"]);
     assert_eq!(help.code(), Some(0));
