@@ -73,6 +73,12 @@
 //!    server on a fresh folder, with `--idle-timeout 2 --max-size 1M`, and tells the checker
 //!    both: `Options { idle_timeout: Some(..), max_size: Some(1 << 20), .. }`.
 //!
+//! The check `bounded-threads` needs the server's process id (`Target::running_with_pid`, or
+//! a server the checker starts), and is skipped without it. A server that holds its clients to
+//! total deadlines (a line or frame whole within the idle timeout, an upload at a minimum
+//! rate) says so with `Options { min_rate: Some(16 * 1024), .. }`, the rate it was started
+//! with: the slowloris checks then run too.
+//!
 //! [`Report::assert_all_passed`] fails the test, printing the whole report, when any check
 //! failed or was skipped (a skipped check proves nothing). A run takes about ten seconds on a
 //! correct line server, most of it spent waiting for the idle timeout and the slow client, and
