@@ -4,7 +4,8 @@
 #   book/scripts/regen-output.sh checker
 #
 # Writes, under $1:
-#   list-03.txt     `checker --lesson 03 --list`: every check and what it proves
+#   list-03.txt     `checker --lesson 03 --list --min-rate 16K`: every check (the slowloris
+#                   ones too, which --min-rate adds) and what it proves
 #   list-04.txt     the same for lesson 04's binary protocol
 #   lesson-01.txt   the checker against lesson 01's server, a fresh server per check
 #   lesson-04.txt   the checker against lesson 04's server, on 127.0.0.1:8888, storing into a
@@ -25,8 +26,8 @@ trap cleanup EXIT
 
 for lesson in 03 04; do
   {
-    echo "\$ cargo run -p checker -- --lesson $lesson --list"
-    "$checker" --lesson "$lesson" --list
+    echo "\$ cargo run -p checker -- --lesson $lesson --list --min-rate 16K"
+    "$checker" --lesson "$lesson" --list --min-rate 16K
   } >"$out/list-$lesson.txt"
   echo "wrote $out/list-$lesson.txt"
 done
@@ -53,7 +54,7 @@ if ! grep -q '^listening on' "$work/server.log"; then
 fi
 {
   echo "\$ cargo run -p lesson-04 -- --dir received --idle-timeout 2 --max-size 1M     # terminal 1"
-  echo "\$ cargo run -p checker -- --lesson 04 --idle-timeout 2 --max-size 1M          # terminal 2"
-  "$checker" --lesson 04 --idle-timeout 2 --max-size 1M
+  echo "\$ cargo run -p checker -- --lesson 04 --idle-timeout 2 --max-size 1M --pid PID # terminal 2"
+  "$checker" --lesson 04 --idle-timeout 2 --max-size 1M --pid "$server_pid"
 } >"$out/lesson-04.txt"
 echo "wrote $out/lesson-04.txt"
