@@ -1,26 +1,45 @@
 #!/usr/bin/env bash
 # Regenerates the program output the book shows, from real runs of the lessons.
 #
-#   book/scripts/regen-output.sh              everything
-#   book/scripts/regen-output.sh lesson-02    one lesson (or `original`, `checker`)
+#   book/scripts/regen-output.sh [--out DIR] [NAME...]
 #
-# Each book/scripts/NAME.sh runs its programs and writes what they printed under
-# book/src/output/NAME/, which the chapters include with {{#include}}. Runs bind 127.0.0.1
-# only. Some steps need tools a learner may not have (tcpdump, strace); a script that lacks one
-# says so and leaves that output as it was.
+# NAME is a script of this folder without `.sh` (lesson-01, lesson-02, original, checker, ...);
+# without names, every one. Each book/scripts/NAME.sh runs its programs and writes what they
+# printed under DIR/NAME/ (DIR is book/src/output by default, which the chapters include).
+#
+# Runs unattended, as root (the scripts that show port 8888 run in network namespaces of their
+# own, see common.sh), in under 15 minutes: the scripts run at the same time, each for at most
+# 12 minutes. Runs bind loopback addresses only. A step whose tool is missing (tcpdump, strace,
+# nc, python3) says so and leaves that output as it was.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# The runs use the lessons' default address, 127.0.0.1:8888, as a learner would: one
-# regeneration at a time on this machine.
-exec 9>/tmp/course-regen-output.lock
-flock 9
-cargo build --workspace --bins --quiet
-if [ "$#" -eq 0 ]; then
-  # Every script but this one: the lessons, then the checker's pages.
-  set -- $(cd book/scripts && ls *.sh | grep -vx 'regen-output.sh' | sed 's/\.sh$//')
+outdir=book/src/output
+if [ "${1:-}" = "--out" ]; then
+  outdir=${2:?usage: regen-output.sh [--out DIR] [NAME...]}
+  shift 2
 fi
-for lesson in "$@"; do
-  echo "== $lesson"
-  mkdir -p "book/src/output/$lesson"
-  bash "book/scripts/$lesson.sh" "book/src/output/$lesson"
+mkdir -p "$outdir"
+outdir=$(realpath "$outdir")
+timeout -k 5 600 cargo build --workspace --bins --examples --quiet
+if [ "$#" -eq 0 ]; then
+  set -- $(cd book/scripts && ls *.sh | grep -vx -e 'regen-output.sh' -e 'common.sh' | sed 's/\.sh$//')
+fi
+pids=()
+for name in "$@"; do
+  mkdir -p "$outdir/$name"
+  echo "== $name"
+  timeout -k 5 720 bash "book/scripts/$name.sh" "$outdir/$name" >"$outdir/$name.log" 2>&1 &
+  pids+=("$!:$name")
 done
+failed=0
+for entry in "${pids[@]}"; do
+  if wait "${entry%%:*}"; then
+    echo "== ${entry#*:}: done"
+  else
+    echo "== ${entry#*:}: FAILED; its log:"
+    cat "$outdir/${entry#*:}.log"
+    failed=1
+  fi
+  rm -f "$outdir/${entry#*:}.log"
+done
+exit "$failed"
