@@ -276,7 +276,6 @@ pub const GOAL_OVER_ORIGINAL: f64 = 10.0;
 /// Lesson 03 (64 workers) against the tokio reference: at least this share of its round trips/s.
 pub const GOAL_OF_TOKIO: f64 = 0.9;
 
-// ANCHOR: goals
 /// The goal lines: at 64 clients, lesson 03 with 64 workers does at least 10 times the round
 /// trips per second of the original, at least 0.9 times the tokio server's, and loses no client.
 /// Then the same figures for lesson 03's other pool sizes, for comparison.
@@ -384,7 +383,6 @@ pub fn goals(summaries: &[Summary]) -> Vec<String> {
     }
     lines
 }
-// ANCHOR_END: goals
 
 fn runs(n: usize) -> String {
     if n == 1 {
