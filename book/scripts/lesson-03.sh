@@ -95,15 +95,6 @@ stop() {
   server_pid=""
 }
 
-# wait_for FILE TEXT: until FILE contains TEXT, at most 5 s.
-wait_for() {
-  for _ in $(seq 100); do
-    if grep -q -- "$2" "$1"; then return 0; fi
-    sleep 0.05
-  done
-  echo "lesson-03.sh: waited in vain for '$2' in $1" >&2
-  exit 1
-}
 
 client() { timeout 10 "$bin/lesson-03-client" --addr "$addr" "$@" 2>&1 || true; }
 

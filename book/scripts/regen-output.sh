@@ -9,7 +9,7 @@
 #
 # Runs unattended, as root (the scripts that show port 8888 run in network namespaces of their
 # own, see common.sh), in under 15 minutes: the scripts run at the same time, each for at most
-# 12 minutes. Runs bind loopback addresses only. A step whose tool is missing (tcpdump, strace,
+# 12 minutes, except those that measure speed, which run one after another at the end. Runs bind loopback addresses only. A step whose tool is missing (tcpdump, strace,
 # nc, python3) says so and leaves that output as it was.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,22 +24,35 @@ timeout -k 5 600 cargo build --workspace --bins --examples --quiet
 if [ "$#" -eq 0 ]; then
   set -- $(cd book/scripts && ls *.sh | grep -vx -e 'regen-output.sh' -e 'common.sh' | sed 's/\.sh$//')
 fi
+# Scripts that measure speed run after the others, one at a time, so that nothing else competes
+# for the CPUs while they measure; the others run all at once.
+measuring=" lesson-03 lesson-04 perf "
+failed=0
+# run NAME: runs book/scripts/NAME.sh (at most 12 minutes), its output in a log shown on failure.
+run() {
+  local status=0
+  mkdir -p "$outdir/$1"
+  timeout -k 5 720 bash "book/scripts/$1.sh" "$outdir/$1" >"$outdir/$1.log" 2>&1 || status=$?
+  if [ "$status" = 0 ]; then
+    echo "== $1: done"
+  else
+    echo "== $1: FAILED (status $status); its log:"
+    cat "$outdir/$1.log"
+  fi
+  rm -f "$outdir/$1.log"
+  return "$status"
+}
 pids=()
 for name in "$@"; do
-  mkdir -p "$outdir/$name"
+  [[ "$measuring" == *" $name "* ]] && continue
   echo "== $name"
-  timeout -k 5 720 bash "book/scripts/$name.sh" "$outdir/$name" >"$outdir/$name.log" 2>&1 &
-  pids+=("$!:$name")
+  run "$name" &
+  pids+=("$!")
 done
-failed=0
-for entry in "${pids[@]}"; do
-  if wait "${entry%%:*}"; then
-    echo "== ${entry#*:}: done"
-  else
-    echo "== ${entry#*:}: FAILED; its log:"
-    cat "$outdir/${entry#*:}.log"
-    failed=1
-  fi
-  rm -f "$outdir/${entry#*:}.log"
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+for name in "$@"; do
+  [[ "$measuring" == *" $name "* ]] || continue
+  echo "== $name"
+  run "$name" || failed=1
 done
 exit "$failed"
