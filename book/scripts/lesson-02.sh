@@ -73,9 +73,9 @@ part_spin() {
   kill "$ncpid" 2>/dev/null
   wait_until gone "$py"
   {
-    show "python3 server.py &"
+    show "python3 server.py & py=\$!     # \$!: the pid of the program just started"
     show "printf 'hi' | nc -N 127.0.0.1 8888 > /dev/null &"
-    show "sudo strace -p \$! -e trace=recvfrom,sendto     # \$!: the process started last, python3"
+    show "sudo strace -p \$py -e trace=recvfrom,sendto"
     grep -E '^(recvfrom|sendto)' "$tmp/py.strace" | head -n 6
     echo "..."
     echo "# nc is stopped: its kernel answers the next send with RST"
