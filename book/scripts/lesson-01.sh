@@ -147,7 +147,8 @@ part_split() {
 part_exercises() {
   {
     echo "\$ cargo test -p lesson-01 -- --ignored"
-    bounded 300 cargo test -q -p lesson-01 --test exercises -- --ignored 2>&1 |
+    # One test at a time, so that the report comes in the order of the exercises.
+    bounded 300 cargo test -q -p lesson-01 --test exercises -- --ignored --test-threads 1 2>&1 |
       sed -n '/^---- exercise_1 stdout/,/^failures:$/p' | grep -v '^failures:$' || true
   } >"$out/exercises-unsolved.txt"
 }

@@ -23,4 +23,5 @@ if [ ! -f ../shared/seed-python/threaded_server.py ]; then
   echo "perf.sh: ../shared/seed-python/threaded_server.py not found; leaving $out as it was" >&2
   exit 0
 fi
-bounded 660 cargo run --release --quiet -p perf -- --out "$out"
+# Every point lasts at least a second (the tool's default): 300 s is enough for all of them.
+bounded 660 cargo run --release --quiet -p perf -- --out "$out" --budget 300
