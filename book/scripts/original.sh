@@ -20,6 +20,10 @@ if ! command -v python3 >/dev/null; then
   echo "original.sh: python3 is not installed; leaving $out as it was" >&2
   exit 0
 fi
+if [ ! -f ../shared/seed-python/server.py ] || [ ! -f ../shared/seed-python/threaded_server.py ]; then
+  echo "original.sh: the original programs (../shared/seed-python) are not there; leaving $out as it was" >&2
+  exit 0
+fi
 
 run() {
   local lesson=$1 file=$2
