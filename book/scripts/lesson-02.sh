@@ -202,15 +202,30 @@ part_strace() {
   } >"$out/strace-server.txt"
 }
 
+# Client A, bash on descriptor 3: connects and reads its greeting; says exit, reads bye and
+# the end of the stream, and closes. Each shows the commands as the reader types them.
+a_arrives() {
+  show "exec 3<>/dev/tcp/127.0.0.1/8888; read -r line <&3; echo \"\$line\""
+  exec 3<>/dev/tcp/127.0.0.1/8888
+  read -r -t 5 line <&3
+  echo "$line"
+}
+a_leaves() {
+  echo "# A leaves"
+  show "echo exit >&3; read -r line <&3; echo \"\$line\"; exec 3<&-"
+  echo exit >&3
+  read -r -t 5 line <&3
+  echo "$line"
+  read -r -t 2 line <&3
+  exec 3<&-
+}
+
 # --- the backlog: a second client waits until the first leaves --------------------------------
 part_backlog() {
   start_server "$tmp/backlog.log" --addr 127.0.0.1:8888
   {
     echo "# client A connects and is greeted"
-    show "exec 3<>/dev/tcp/127.0.0.1/8888; read -r line <&3; echo \"\$line\""
-    exec 3<>/dev/tcp/127.0.0.1/8888
-    read -r -t 5 line <&3
-    echo "$line"
+    a_arrives
     echo "# client B connects too: the connect succeeds at once"
     show "exec 4<>/dev/tcp/127.0.0.1/8888; read -r -t 1 line <&4 || echo '(nothing after 1 s)'"
     exec 4<>/dev/tcp/127.0.0.1/8888
@@ -222,13 +237,7 @@ part_backlog() {
     ss -tln '( sport = :8888 )'
     show "ss -tan '( sport = :8888 or dport = :8888 )'"
     ss -tan '( sport = :8888 or dport = :8888 )'
-    echo "# A leaves"
-    show "echo exit >&3; read -r line <&3; echo \"\$line\"; exec 3<&-"
-    echo exit >&3
-    read -r -t 5 line <&3
-    echo "$line"
-    read -r -t 2 line <&3
-    exec 3<&-
+    a_leaves
     echo "# now the server accepts B, which gets its greeting and the reply to its early line"
     show "read -r line <&4; echo \"\$line\"; read -r line <&4; echo \"\$line\""
     read -r -t 5 line <&4
@@ -309,22 +318,13 @@ part_reset() {
   wait_until grep -q '^listening on' "$tmp/reset.log" || return 1
   {
     echo "# client A connects and is served"
-    show "exec 3<>/dev/tcp/127.0.0.1/8888; read -r line <&3; echo \"\$line\""
-    exec 3<>/dev/tcp/127.0.0.1/8888
-    read -r -t 5 line <&3
-    echo "$line"
+    a_arrives
     echo "# client B connects, waits in the accept queue, and resets (SO_LINGER 0, then close)"
     show "python3 -c 'import socket, struct; b = socket.create_connection((\"127.0.0.1\", 8888)); b.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack(\"ii\", 1, 0)); b.close()'"
     bounded 10 python3 -c 'import socket, struct; b = socket.create_connection(("127.0.0.1", 8888)); b.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); b.close()'
     show "ss -tan '( sport = :8888 )'"
     ss -tan '( sport = :8888 )'
-    echo "# A leaves"
-    show "echo exit >&3; read -r line <&3; echo \"\$line\"; exec 3<&-"
-    echo exit >&3
-    read -r -t 5 line <&3
-    echo "$line"
-    read -r -t 2 line <&3
-    exec 3<&-
+    a_leaves
     wait_until grep -q 'reset' "$tmp/reset.log"
     stop_server
     echo "# the server's system calls (it ran under strace -e trace=accept4,recvfrom,sendto)"
