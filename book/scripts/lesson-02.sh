@@ -297,7 +297,7 @@ part_syn() {
     show "sudo tcpdump -i lo -nn -ttttt 'tcp[tcpflags] & tcp-syn != 0 and dst port 8888'"
     sed -E 's/(Flags \[S\]).*/\1/' "$tmp/syn.dump"
     printf '# connect() gave up after %.1f s (exit status %s): %s\n' \
-      "$(echo "$end - $start" | bc)" "$status" "$(sed 's/.*: //' "$tmp/connect.err" | tail -n 1)"
+      "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$status" "$(sed 's/.*: //' "$tmp/connect.err" | tail -n 1)"
     show "nstat TcpExtListenOverflows TcpExtListenDrops TcpExtSyncookiesSent"
     nstat -z TcpExtListenOverflows TcpExtListenDrops TcpExtSyncookiesSent | grep -v '^#'
   } >"$out/$file"
