@@ -85,3 +85,28 @@ fn the_book_check_reports_each_kind_of_breakage() {
     fs::remove_dir_all(&root).unwrap();
     assert!(!Path::new(&root).exists());
 }
+
+/// The scripts that make the book's output share their helpers (`common.sh`: time bounds,
+/// network namespaces of their own) and need no lock outside the repository.
+#[test]
+fn every_book_script_sources_the_common_helpers_and_takes_no_lock() {
+    let dir = workspace_root().join("book/scripts");
+    let mut scripts = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".sh") || name == "common.sh" {
+            continue;
+        }
+        scripts += 1;
+        let text = fs::read_to_string(&path).unwrap();
+        if name != "regen-output.sh" {
+            assert!(
+                text.contains(". \"$(dirname \"$0\")/common.sh\""),
+                "{name} does not source common.sh"
+            );
+        }
+        assert!(!text.contains("flock"), "{name} takes a lock");
+    }
+    assert!(scripts > 0, "no scripts in {}", dir.display());
+}
