@@ -12,11 +12,16 @@
 # keep the options here and there the same.
 # Needs python3; without it, says so and leaves the files as they were.
 set -euo pipefail
+. "$(dirname "$0")/common.sh"
 out=${1:?usage: original.sh OUTPUT_DIR}
 checker=target/debug/checker
 
 if ! command -v python3 >/dev/null; then
   echo "original.sh: python3 is not installed; leaving $out as it was" >&2
+  exit 0
+fi
+if [ ! -f ../shared/seed-python/server.py ] || [ ! -f ../shared/seed-python/threaded_server.py ]; then
+  echo "original.sh: the original programs (../shared/seed-python) are not there; leaving $out as it was" >&2
   exit 0
 fi
 
@@ -26,7 +31,7 @@ run() {
   {
     echo "\$ cargo run -p checker -- ${args[*]}"
     # The checker exits 1 when a check fails, which is the point here.
-    "$checker" "${args[@]}" || true
+    bounded 300 "$checker" "${args[@]}" || true
   } >"$out/$file.tmp"
   mv "$out/$file.tmp" "$out/$file"
   echo "wrote $out/$file"
