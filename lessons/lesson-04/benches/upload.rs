@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lesson_04::protocol::sha256_of;
+use lesson_04::connection::sha256_of;
 use test_support::Server;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson-04");

@@ -1,6 +1,7 @@
 //! Lesson 04: a server that stores the files clients upload, intact or not at all.
 //!
-//! Clients speak a binary protocol of length-prefixed frames (see `src/protocol.rs`). An upload
+//! Clients speak a binary protocol of length-prefixed frames (`src/frame.rs`, read and written
+//! by `src/connection.rs`). An upload
 //! is checked (name, size) before a byte is stored, written to a temporary file, and given its
 //! name only once its size and SHA-256 match what the client announced. A small fixed pool of
 //! worker threads serves several clients at once.
@@ -8,22 +9,23 @@
 //! Run it with `cargo run -p lesson-04 -- --dir received`, and in a second terminal
 //! `cargo run -p lesson-04 --bin lesson-04-client -- send lessons/lesson-04/assets/postcard.png`.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, ErrorKind, Read, Seek, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use crossbeam_channel::{Receiver, TrySendError};
-use lesson_04::protocol::{
-    ErrorCode, FileInfo, Frame, MAX_MESSAGE, MAX_PAYLOAD, ReadError, TransferError, check_name,
-    hex, read_frame, receive_data, send_data, sha256_of, write_frame,
+use lesson_04::cli::{explain_bind_error, parse_addr, parse_size};
+use lesson_04::connection::{
+    ReadError, TransferError, read_frame, receive_data, send_data, sha256_of, write_frame,
 };
+use lesson_04::folder::{TempFile, check_name, list_files, prepare_dir};
+use lesson_04::frame::{ErrorCode, FileInfo, Frame, MAX_DATA, MAX_MESSAGE, hex, truncate};
 
 /// Connections accepted but not yet taken by a worker. When the queue is full, newcomers are
 /// told the server is busy instead of waiting without knowing why.
@@ -103,7 +105,7 @@ fn run(args: &Args) -> Result<(), String> {
     // A fixed pool: `workers` threads take connections from one bounded queue. The number of
     // threads, and so the memory, does not grow with the number of clients.
     let (queue, connections) = crossbeam_channel::bounded::<TcpStream>(QUEUE_LEN);
-    for n in 0..args.workers {
+    for n in 1..=args.workers {
         let connections = connections.clone();
         let store = Arc::clone(&store);
         thread::Builder::new()
@@ -174,7 +176,7 @@ fn serve(mut stream: TcpStream, store: &Store) {
         return;
     }
     // The connection's only buffer: 64 KiB, however large the files that pass through it.
-    let mut buf = [0u8; MAX_PAYLOAD];
+    let mut buf = [0u8; MAX_DATA];
     loop {
         let outcome = match read_frame(&mut stream, &mut buf) {
             Ok(None) => return, // the client closed between requests: all is well
@@ -241,7 +243,7 @@ impl From<FileInfo<'_>> for Offer {
 // ANCHOR: upload
 fn upload(
     stream: &mut TcpStream,
-    buf: &mut [u8; MAX_PAYLOAD],
+    buf: &mut [u8; MAX_DATA],
     store: &Store,
     peer: &str,
     offer: Offer,
@@ -331,67 +333,9 @@ fn transfer_failure(e: TransferError) -> Failure {
     }
 }
 
-// ANCHOR: temp_file
-/// A file being received, under a temporary name in the server's folder. Dropping it deletes
-/// it: on an error, a vanished client, a full disk, whatever path leaves `upload` early.
-/// `keep_as` is the only way to give it a real name.
-struct TempFile {
-    path: PathBuf,
-    file: File,
-}
-
-/// Temporary names start with a dot, which no uploaded name may: they can never collide.
-const TEMP_PREFIX: &str = ".upload-";
-const TEMP_SUFFIX: &str = ".part";
-
-impl TempFile {
-    fn create(dir: &Path) -> io::Result<TempFile> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        loop {
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let name = format!("{TEMP_PREFIX}{}-{n}{TEMP_SUFFIX}", std::process::id());
-            let path = dir.join(name);
-            // create_new: fail rather than reuse a file that is already there.
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => return Ok(TempFile { path, file }),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Makes the bytes durable, then gives them the final name, never replacing a file that
-    /// is already there: hard_link fails with AlreadyExists instead, atomically, even when two
-    /// uploads of the same name finish at the same moment. (A rename would replace it.)
-    fn keep_as(self, path: &Path) -> io::Result<()> {
-        self.file.sync_all()?;
-        fs::hard_link(&self.path, path)
-        // Dropping `self` removes the temporary name; the bytes stay under the final one.
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
-// ANCHOR_END: temp_file
-
 // ANCHOR: list
 fn list(stream: &mut TcpStream, store: &Store) -> Result<(), Failure> {
-    let mut files = Vec::new();
-    let entries = fs::read_dir(&store.dir).map_err(storage_error)?;
-    for entry in entries.flatten() {
-        let Ok(name) = entry.file_name().into_string() else {
-            continue; // not UTF-8: not something this server stored
-        };
-        let Ok(meta) = entry.metadata() else { continue };
-        // Temporary files and anything else with an unsafe name stay out of the list.
-        if meta.is_file() && check_name(&name).is_ok() {
-            files.push((name, meta.len()));
-        }
-    }
-    files.sort();
+    let files = list_files(&store.dir).map_err(storage_error)?;
     // Many small frames: a BufWriter gathers them, and they leave in a few large writes
     // instead of one system call (and possibly one tiny segment) each.
     let mut out = BufWriter::new(stream);
@@ -452,15 +396,6 @@ fn send_error_and_close(mut stream: TcpStream, buf: &mut [u8], code: ErrorCode, 
 }
 // ANCHOR_END: send_error
 
-/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
-fn truncate(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
 fn describe_peer(stream: &TcpStream) -> String {
     match stream.peer_addr() {
         Ok(addr) => addr.to_string(),
@@ -476,215 +411,5 @@ fn describe_io(e: &io::Error) -> String {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => "the client went silent".to_string(),
         ErrorKind::ConnectionReset => "the client reset the connection".to_string(),
         _ => e.to_string(),
-    }
-}
-
-// ANCHOR: prepare_dir
-/// Creates the folder if needed, and removes temporary files a previous run left behind (a
-/// server killed in the middle of an upload cannot clean up after itself).
-fn prepare_dir(dir: &Path) -> Result<(), String> {
-    fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
-    let entries =
-        fs::read_dir(dir).map_err(|e| format!("cannot read the folder {}: {e}", dir.display()))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
-            match fs::remove_file(entry.path()) {
-                Ok(()) => eprintln!("removed {name}, left over from an interrupted upload"),
-                Err(e) => eprintln!("cannot remove {name}, left over from an upload: {e}"),
-            }
-        }
-    }
-    Ok(())
-}
-// ANCHOR_END: prepare_dir
-
-/// `4096`, `64K`, `100M`, `2G`: a number of bytes, with an optional binary suffix.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let bad = || format!("`{text}` is not a size such as 4096, 64K, 100M or 2G");
-    let upper = text.trim().to_ascii_uppercase();
-    let (digits, unit) = match upper.strip_suffix(['K', 'M', 'G']) {
-        Some(digits) => (digits, &upper[digits.len()..]),
-        None => (upper.as_str(), ""),
-    };
-    let number: u64 = digits.parse().map_err(|_| bad())?;
-    let scale = match unit {
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        _ => 1,
-    };
-    number.checked_mul(scale).ok_or_else(bad)
-}
-
-/// Turns `--addr` into a socket address, or says what is wrong with it.
-fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    let bad =
-        || format!("`{text}` is not an address of the form HOST:PORT, such as 127.0.0.1:8888");
-    text.to_socket_addrs()
-        .map_err(|_| bad())?
-        .next()
-        .ok_or_else(bad)
-}
-
-/// Turns a failed bind into one sentence that says what to do.
-fn explain_bind_error(addr: SocketAddr, e: io::Error) -> String {
-    match e.kind() {
-        ErrorKind::AddrInUse => format!(
-            "address {addr} is already in use: another program is listening there; \
-             stop it, or choose another port with --addr (port 0 picks a free one)"
-        ),
-        ErrorKind::AddrNotAvailable => {
-            format!("address {addr} does not belong to this machine; try 127.0.0.1")
-        }
-        ErrorKind::PermissionDenied => format!(
-            "not allowed to listen on {addr}: ports below 1024 need privileges; use a higher port"
-        ),
-        _ => format!("cannot listen on {addr}: {e}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scratch(tag: &str) -> PathBuf {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "lesson-04-unit-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    fn names_in(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
-    #[test]
-    fn a_temp_file_dropped_early_leaves_nothing() {
-        let dir = scratch("drop");
-        {
-            let mut temp = TempFile::create(&dir).unwrap();
-            temp.file.write_all(b"half a picture").unwrap();
-            assert_eq!(names_in(&dir).len(), 1);
-            // An error anywhere in `upload` drops it like this, without keep_as.
-        }
-        assert!(names_in(&dir).is_empty());
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn keep_as_gives_the_final_name_and_never_replaces_a_file() {
-        let dir = scratch("keep");
-        let mut temp = TempFile::create(&dir).unwrap();
-        temp.file.write_all(b"first").unwrap();
-        temp.keep_as(&dir.join("a.png")).unwrap();
-        assert_eq!(names_in(&dir), ["a.png"]);
-
-        let mut temp = TempFile::create(&dir).unwrap();
-        temp.file.write_all(b"second").unwrap();
-        let err = temp.keep_as(&dir.join("a.png")).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
-        assert_eq!(names_in(&dir), ["a.png"]);
-        assert_eq!(fs::read(dir.join("a.png")).unwrap(), b"first");
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// A full disk, injected: the temp file's writes fail with StorageFull after 1000 bytes.
-    /// This runs the same `receive_data` and `TempFile` the server uses, and checks the
-    /// outcome a client sees (a Storage error) and what the folder holds (nothing).
-    #[test]
-    fn a_full_disk_mid_upload_leaves_nothing_behind() {
-        struct FullAfter<'a> {
-            file: &'a mut File,
-            room: usize,
-        }
-        impl Write for FullAfter<'_> {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                if self.room == 0 {
-                    return Err(io::Error::new(
-                        ErrorKind::StorageFull,
-                        "No space left on device",
-                    ));
-                }
-                let n = self.file.write(&buf[..buf.len().min(self.room)])?;
-                self.room -= n;
-                Ok(n)
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                self.file.flush()
-            }
-        }
-
-        let dir = scratch("full");
-        let picture = vec![7u8; 5000];
-        let (size, sha256) = sha256_of(&mut &picture[..]).unwrap();
-        let mut wire = Vec::new();
-        send_data(&mut &picture[..], size, &mut wire, |_| {}).unwrap();
-
-        let outcome = (|| -> Result<(), Failure> {
-            let mut temp = TempFile::create(&dir).map_err(storage_error)?;
-            let mut disk = FullAfter {
-                file: &mut temp.file,
-                room: 1000,
-            };
-            let mut buf = [0u8; MAX_PAYLOAD];
-            receive_data(&mut &wire[..], &mut buf, size, &sha256, &mut disk, |_| {}).map_err(
-                |e| match e {
-                    TransferError::Write(e) => storage_error(e),
-                    other => transfer_failure(other),
-                },
-            )?;
-            temp.keep_as(&dir.join("picture.png"))
-                .map_err(storage_error)
-        })();
-        match outcome {
-            Err(Failure::Refuse(ErrorCode::Storage, message)) => {
-                assert!(message.contains("No space left"), "{message}");
-            }
-            Err(Failure::Refuse(code, message)) => panic!("refused with {code:?}: {message}"),
-            Err(Failure::Lost(why)) => panic!("lost: {why}"),
-            Ok(()) => panic!("stored a file on a full disk"),
-        }
-        assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn sizes_take_binary_suffixes() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("64K"), Ok(65536));
-        assert_eq!(parse_size("100M"), Ok(100 << 20));
-        assert_eq!(parse_size("2g"), Ok(2 << 30));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("M").is_err());
-        assert!(parse_size("99999999999G").is_err());
-    }
-
-    #[test]
-    fn leftover_temp_files_are_removed_at_start() {
-        let dir = scratch("leftover");
-        fs::write(dir.join(".upload-1-0.part"), b"half").unwrap();
-        fs::write(dir.join("kept.png"), b"whole").unwrap();
-        prepare_dir(&dir).unwrap();
-        assert_eq!(names_in(&dir), ["kept.png"]);
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn messages_are_cut_on_a_character_boundary() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("héllo", 3), "hé");
-        assert_eq!(truncate("abc", 10), "abc");
     }
 }

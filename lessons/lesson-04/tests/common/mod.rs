@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lesson_04::protocol::{
-    ErrorCode, FileInfo, Frame, MAX_PAYLOAD, ReadError, read_frame, sha256_of, write_frame,
-};
+use lesson_04::connection::{ReadError, read_frame, sha256_of, write_frame};
+use lesson_04::frame::{ErrorCode, FileInfo, Frame, MAX_DATA};
 use socket2::SockRef;
 use test_support::{DEADLINE, Finished, Server, run_to_end};
 
@@ -126,7 +125,7 @@ pub enum Reply {
 /// A connection speaking the protocol frame by frame, so a test can misbehave on purpose.
 pub struct Raw {
     pub stream: TcpStream,
-    buf: Box<[u8; MAX_PAYLOAD]>,
+    buf: Box<[u8; MAX_DATA]>,
 }
 
 impl Raw {
@@ -137,7 +136,7 @@ impl Raw {
         stream.set_nodelay(true).unwrap();
         Raw {
             stream,
-            buf: Box::new([0u8; MAX_PAYLOAD]),
+            buf: Box::new([0u8; MAX_DATA]),
         }
     }
 
@@ -160,7 +159,7 @@ impl Raw {
 
     /// Sends `bytes` as DATA frames of at most 64 KiB.
     pub fn data(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(MAX_PAYLOAD) {
+        for chunk in bytes.chunks(MAX_DATA) {
             self.send(&Frame::Data(chunk));
         }
     }
