@@ -156,14 +156,14 @@ echo "-- exercises.txt"
 echo "-- nagle.txt (release build)"
 {
   echo "\$ cargo bench -p lesson-04 --bench nagle"
-  cargo bench --quiet -p lesson-04 --bench nagle 2>/dev/null
+  timeout 900 cargo bench --quiet -p lesson-04 --bench nagle 2>/dev/null
 } >"$out/nagle.txt"
 
 echo "-- upload-bench.txt"
 {
   echo "\$ cargo bench -p lesson-04 --bench upload"
-  cargo bench --quiet -p lesson-04 --bench upload 2>/dev/null
+  timeout 900 cargo bench --quiet -p lesson-04 --bench upload 2>/dev/null
   echo
   echo "\$ cargo bench -p lesson-04 --bench upload -- --mib 1024 --rounds 1"
-  cargo bench --quiet -p lesson-04 --bench upload -- --mib 1024 --rounds 1 2>/dev/null
+  timeout 900 cargo bench --quiet -p lesson-04 --bench upload -- --mib 1024 --rounds 1 2>/dev/null
 } >"$out/upload-bench.txt"

@@ -32,6 +32,14 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number.checked_mul(scale).ok_or_else(bad)
 }
 
+/// A rate in bytes per second, with the same suffixes as a size; at least 1.
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err("the rate must be at least 1 byte per second".to_string()),
+        rate => Ok(rate),
+    }
+}
+
 /// Turns a failed bind into one sentence that says what to do.
 pub fn explain_bind_error(addr: SocketAddr, e: io::Error) -> String {
     match e.kind() {

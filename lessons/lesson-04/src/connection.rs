@@ -6,12 +6,119 @@
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 use crate::frame::{
     CHECKSUM_LEN, ErrorCode, Frame, FrameError, HEADER_LEN, Header, Kind, MAX_DATA,
 };
+
+// ANCHOR: timed
+/// A connection with a clock: every read and write through it must finish by a deadline.
+///
+/// A timeout on each read is not enough: a client that sends one byte a second never lets a
+/// 30-second timeout expire, and holds a worker for as long as it likes (the *slowloris*
+/// attack). So each phase of a conversation gets a total bound. `within` gives a fixed one
+/// (a whole frame within the idle timeout, the last word within its linger). `paced` gives a
+/// moving one, for transfers: the deadline moves `window` into the future each time
+/// `pace.bytes` more bytes have passed, so a transfer must keep up an average rate, measured
+/// over each window, however large the file.
+pub struct Timed<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+    pace: Option<Pace>,
+    /// Bytes moved since the deadline last moved.
+    moved: u64,
+}
+
+/// "At least `bytes` every `window`": the slowest transfer a server accepts.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    pub bytes: u64,
+    pub window: Duration,
+}
+
+impl<'a> Timed<'a> {
+    /// Everything read or written through it must be done within `limit` from now.
+    pub fn within(stream: &'a TcpStream, limit: Duration) -> Timed<'a> {
+        Timed {
+            stream,
+            deadline: Instant::now() + limit,
+            pace: None,
+            moved: 0,
+        }
+    }
+
+    /// At least `pace.bytes` must pass in every `pace.window`, starting now.
+    pub fn paced(stream: &'a TcpStream, pace: Pace) -> Timed<'a> {
+        Timed {
+            stream,
+            deadline: Instant::now() + pace.window,
+            pace: Some(pace),
+            moved: 0,
+        }
+    }
+
+    /// The time left, or a TimedOut error once the deadline has passed.
+    fn time_left(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                ErrorKind::TimedOut,
+                "the deadline has passed",
+            ));
+        }
+        Ok(left)
+    }
+
+    fn count(&mut self, n: usize) {
+        if let Some(pace) = self.pace {
+            self.moved += n as u64;
+            if self.moved >= pace.bytes {
+                self.moved = 0;
+                self.deadline = Instant::now() + pace.window;
+            }
+        }
+    }
+}
+
+impl Read for Timed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // The kernel's timeout, set before each call to what is left of the total: no single
+        // call can outlast the deadline, however the peer spreads its bytes.
+        self.stream.set_read_timeout(Some(self.time_left()?))?;
+        let n = (&mut &*self.stream).read(buf)?;
+        self.count(n);
+        Ok(n)
+    }
+}
+
+impl Write for Timed<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.set_write_timeout(Some(self.time_left()?))?;
+        let n = (&mut &*self.stream).write(buf)?;
+        self.count(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+// ANCHOR_END: timed
+
+// ANCHOR: configure
+/// Sets a new connection up for frames.
+pub fn configure(stream: &TcpStream) -> io::Result<()> {
+    // Nagle's algorithm holds a small segment back while earlier small data is still
+    // unacknowledged: a STORED frame right after a READY, an ERROR frame after an ENTRY, could
+    // each wait for the client's delayed ACK (up to 40 ms on Linux). Every frame leaves in one
+    // write_all, so there is nothing for Nagle to gather: turn it off.
+    stream.set_nodelay(true)
+}
+// ANCHOR_END: configure
 
 /// Why reading a frame from a connection failed: the connection, or the bytes on it.
 #[derive(Debug)]
@@ -227,4 +334,24 @@ pub fn sha256_of(from: &mut impl Read) -> io::Result<(u64, [u8; CHECKSUM_LEN])> 
         }
     }
     Ok((size, hasher.finalize().into()))
+}
+
+/// Who is at the other end, for the log.
+pub fn describe_peer(stream: &TcpStream) -> String {
+    match stream.peer_addr() {
+        Ok(addr) => addr.to_string(),
+        Err(_) => "a client that already left".to_string(),
+    }
+}
+
+/// What a failed read or write means, in words, for the log.
+pub fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        ErrorKind::UnexpectedEof => {
+            "the client closed the connection in the middle of a request".to_string()
+        }
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => "the client went silent".to_string(),
+        ErrorKind::ConnectionReset => "the client reset the connection".to_string(),
+        _ => e.to_string(),
+    }
 }

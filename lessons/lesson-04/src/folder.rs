@@ -5,9 +5,13 @@
 //! complete and checked; only then does it get its real name.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use unicode_normalization::is_nfc;
 
 use crate::frame::MAX_NAME;
 
@@ -36,7 +40,32 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
     if name.chars().any(char::is_control) {
         return Err("a name may not contain control characters");
     }
+    // Characters that change how a name *looks* without being seen: `photo\u{202E}gnp.exe`
+    // shows as `photoexe.png`, and a zero-width space makes two names look alike.
+    if name.chars().any(is_invisible) {
+        return Err(
+            "a name may not contain invisible characters (direction marks, zero-width \
+                    characters, byte-order marks, line or paragraph separators)",
+        );
+    }
+    if name.chars().all(char::is_whitespace) {
+        return Err("a name may not be only spaces");
+    }
+    // `café` can be written with one character for é or with e and a combining accent: two
+    // names that look the same. Only the composed form (Unicode NFC) is accepted.
+    if !is_nfc(name) {
+        return Err("a name must be in Unicode normal form C (composed characters)");
+    }
     Ok(())
+}
+
+/// Direction controls (U+202A to U+202E, U+2066 to U+2069, and the marks U+200E, U+200F),
+/// zero-width characters and the byte-order mark (U+200B to U+200D, U+2060, U+FEFF), and the
+/// line and paragraph separators (U+2028, U+2029).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}'
+        | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{2028}' | '\u{2029}')
 }
 // ANCHOR_END: check_name
 
@@ -74,7 +103,11 @@ impl TempFile {
     /// uploads of the same name finish at the same moment. (A rename would replace it.)
     pub fn keep_as(self, path: &Path) -> io::Result<()> {
         self.file.sync_all()?;
-        fs::hard_link(&self.path, path)
+        fs::hard_link(&self.path, path)?;
+        // The new name is an entry in the folder, and the folder is a file of its own: until
+        // it is synced too, a power cut can lose the name (and so the file) after STORED.
+        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+        sync_dir(dir.unwrap_or(Path::new(".")))
         // Dropping `self` removes the temporary name; the bytes stay under the final one.
     }
 }
@@ -87,11 +120,14 @@ impl Drop for TempFile {
 // ANCHOR_END: temp_file
 
 // ANCHOR: prepare_dir
-/// Creates the folder if needed, and removes temporary files a previous run left behind (a
-/// server killed in the middle of an upload cannot clean up after itself).
-pub fn prepare_dir(dir: &Path) -> Result<(), String> {
+/// Creates the folder if needed, locks it, and removes temporary files a previous run left
+/// behind (a server killed in the middle of an upload cannot clean up after itself). Returns
+/// the lock, to be held for as long as the server runs.
+pub fn prepare_dir(dir: &Path) -> Result<File, String> {
     fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
+    // Only the folder's one server may decide that a temporary file is a leftover.
+    let lock = lock(dir)?;
     let entries =
         fs::read_dir(dir).map_err(|e| format!("cannot read the folder {}: {e}", dir.display()))?;
     for entry in entries.flatten() {
@@ -99,12 +135,16 @@ pub fn prepare_dir(dir: &Path) -> Result<(), String> {
         let name = name.to_string_lossy();
         if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
             match fs::remove_file(entry.path()) {
-                Ok(()) => eprintln!("removed {name}, left over from an interrupted upload"),
-                Err(e) => eprintln!("cannot remove {name}, left over from an upload: {e}"),
+                Ok(()) => log_line(format_args!(
+                    "removed {name}, left over from an interrupted upload"
+                )),
+                Err(e) => log_line(format_args!(
+                    "cannot remove {name}, left over from an upload: {e}"
+                )),
             }
         }
     }
-    Ok(())
+    Ok(lock)
 }
 // ANCHOR_END: prepare_dir
 
@@ -128,3 +168,69 @@ pub fn list_files(dir: &Path) -> io::Result<Vec<(String, u64)>> {
     Ok(files)
 }
 // ANCHOR_END: list_files
+
+/// A line on stderr; if nobody reads it any more, never mind.
+fn log_line(line: std::fmt::Arguments) {
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
+/// Flushes a folder's entries (names created or removed) to the disk.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+// ANCHOR: open_regular
+/// Opens a stored file for reading, if `name` is a regular file inside the folder. Without
+/// O_NOFOLLOW, a symbolic link `notes.txt -> /etc/passwd` placed in the folder would be served;
+/// without O_NONBLOCK, opening a FIFO would wait, with no timeout, for a writer that may never
+/// come. Once open, the type of what was opened (not of what the name pointed to a moment
+/// earlier) decides. `Ok(None)`: no such regular file.
+pub fn open_regular(dir: &Path, name: &str) -> io::Result<Option<File>> {
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(dir.join(name));
+    let file = match opened {
+        Ok(file) => file,
+        // ELOOP: the name is a symbolic link.
+        Err(e) if e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(libc::ELOOP) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    // fstat on the open descriptor: a FIFO, a device or a folder is not a stored file.
+    Ok(file.metadata()?.is_file().then_some(file))
+}
+// ANCHOR_END: open_regular
+
+// ANCHOR: lock
+/// The lock file's name: it starts with a dot, so no upload can take it and no listing shows it.
+const LOCK_NAME: &str = ".lock";
+
+/// Takes an exclusive lock on the folder, held until the returned file is dropped (or the
+/// process ends, however it ends: the kernel releases it). A second server on the same folder
+/// would delete the first one's uploads in progress as leftovers; it stops here instead.
+pub fn lock(dir: &Path) -> Result<File, String> {
+    let path = dir.join(LOCK_NAME);
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("cannot create the lock file {}: {e}", path.display()))?;
+    // SAFETY: flock takes a descriptor that `file` keeps open, and touches no memory.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => format!(
+                "the folder {} is in use by another server (it holds {}); \
+                 stop that server or choose another folder with --dir",
+                dir.display(),
+                path.display()
+            ),
+            _ => format!("cannot lock {}: {e}", path.display()),
+        });
+    }
+    Ok(file)
+}
+// ANCHOR_END: lock

@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod connection;
+pub mod descriptors;
 pub mod exercises;
 pub mod folder;
 pub mod frame;

@@ -3,36 +3,18 @@
 
 use std::fs::{self, File};
 use std::io::{self, ErrorKind, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
+mod common;
+
+use common::{Scratch, names_in};
 use lesson_04::connection::{TransferError, receive_data, send_data, sha256_of};
-use lesson_04::folder::{TempFile, check_name, prepare_dir};
+use lesson_04::folder::{TempFile, check_name, lock, prepare_dir};
 use lesson_04::frame::MAX_DATA;
-
-fn scratch(tag: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "lesson-04-unit-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 #[test]
 fn a_temp_file_dropped_early_leaves_nothing() {
-    let dir = scratch("drop");
+    let scratch = Scratch::new("drop");
+    let dir = scratch.path.clone();
     {
         let mut temp = TempFile::create(&dir).unwrap();
         temp.file.write_all(b"half a picture").unwrap();
@@ -40,12 +22,12 @@ fn a_temp_file_dropped_early_leaves_nothing() {
         // An error anywhere in `upload` drops it like this, without keep_as.
     }
     assert!(names_in(&dir).is_empty());
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn keep_as_gives_the_final_name_and_never_replaces_a_file() {
-    let dir = scratch("keep");
+    let scratch = Scratch::new("keep");
+    let dir = scratch.path.clone();
     let mut temp = TempFile::create(&dir).unwrap();
     temp.file.write_all(b"first").unwrap();
     temp.keep_as(&dir.join("a.png")).unwrap();
@@ -57,7 +39,6 @@ fn keep_as_gives_the_final_name_and_never_replaces_a_file() {
     assert_eq!(err.kind(), ErrorKind::AlreadyExists);
     assert_eq!(names_in(&dir), ["a.png"]);
     assert_eq!(fs::read(dir.join("a.png")).unwrap(), b"first");
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A full disk, injected: the temp file's writes fail with StorageFull after 1000 bytes.
@@ -86,7 +67,8 @@ fn a_full_disk_mid_upload_leaves_nothing_behind() {
         }
     }
 
-    let dir = scratch("full");
+    let scratch = Scratch::new("full");
+    let dir = scratch.path.clone();
     let picture = vec![7u8; 5000];
     let (size, sha256) = sha256_of(&mut &picture[..]).unwrap();
     let mut wire = Vec::new();
@@ -109,17 +91,16 @@ fn a_full_disk_mid_upload_leaves_nothing_behind() {
         other => panic!("expected a write error, got {other:?}"),
     }
     assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn leftover_temp_files_are_removed_at_start() {
-    let dir = scratch("leftover");
+    let scratch = Scratch::new("leftover");
+    let dir = scratch.path.clone();
     fs::write(dir.join(".upload-1-0.part"), b"half").unwrap();
     fs::write(dir.join("kept.png"), b"whole").unwrap();
     prepare_dir(&dir).unwrap();
     assert_eq!(names_in(&dir), ["kept.png"]);
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -146,4 +127,37 @@ fn unsafe_names_are_refused_and_ordinary_ones_accepted() {
     ] {
         assert_eq!(check_name(good), Ok(()), "{good:?}");
     }
+}
+
+#[test]
+fn names_that_look_like_other_names_are_refused() {
+    for bad in [
+        "photo\u{202E}gnp.exe", // shows as photoexe.png
+        "a\u{2066}b",
+        "a\u{200F}b",
+        "zero\u{200B}width",
+        "join\u{200D}er",
+        "\u{FEFF}bom.txt",
+        "line\u{2028}sep",
+        "para\u{2029}sep",
+        " ",
+        "   ",
+        "\u{3000}",        // an ideographic space is a space too
+        "cafe\u{301}.txt", // e + combining acute: not NFC
+    ] {
+        assert!(check_name(bad).is_err(), "{bad:?}");
+    }
+    // The composed form of the same name is accepted, and so are spaces inside a name.
+    assert_eq!(check_name("caf\u{e9}.txt"), Ok(()));
+    assert_eq!(check_name("two words.txt"), Ok(()));
+}
+
+#[test]
+fn a_locked_folder_cannot_be_locked_again() {
+    let scratch = Scratch::new("lock");
+    let held = lock(&scratch.path).unwrap();
+    let err = lock(&scratch.path).unwrap_err();
+    assert!(err.contains("in use by another server"), "{err}");
+    drop(held);
+    lock(&scratch.path).unwrap();
 }

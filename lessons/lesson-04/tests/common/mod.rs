@@ -73,11 +73,13 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     sha256_of(&mut &bytes[..]).unwrap().1
 }
 
-/// Everything in a folder, names sorted, hidden (temporary) files included.
+/// Everything in a folder, names sorted, hidden (temporary) files included; only the server's
+/// lock file, `.lock`, which stays for as long as the folder does, is left out.
 pub fn names_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != ".lock")
         .collect();
     names.sort();
     names
