@@ -194,6 +194,27 @@ impl Raw {
         }
     }
 
+    /// The next reply, or `None` if none comes within the read timeout.
+    pub fn try_reply(&mut self) -> Option<Reply> {
+        match read_frame(&mut self.stream, &mut self.buf) {
+            Err(ReadError::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Ok(Some(Frame::End)) => Some(Reply::End),
+            Ok(Some(Frame::Error { code, message })) => {
+                Some(Reply::Error(code, message.to_string()))
+            }
+            Ok(None) => Some(Reply::Closed),
+            Ok(Some(other)) => Some(Reply::Other(format!("{other:?}"))),
+            Err(e) => Some(Reply::Other(e.to_string())),
+        }
+    }
+
     /// Expects an ERROR frame with `code`, then the end of the connection.
     pub fn expect_error_and_close(&mut self, code: ErrorCode) -> String {
         let message = match self.reply() {
