@@ -52,13 +52,13 @@ show() {
   local shown=$1
   shift
   echo "\$ $shown"
-  (cd "$work" && "$@" 2>&1) || true
+  (cd "$work" && timeout 60 "$@" 2>&1) || true
 }
 
 client="$bin/lesson-04-client"
 
 echo "-- byte-stream.txt"
-cargo run --quiet -p lesson-04 --example byte-stream >"$out/byte-stream.txt"
+timeout 600 cargo run --quiet -p lesson-04 --example byte-stream >"$out/byte-stream.txt"
 
 echo "-- walkthrough.txt, server.txt"
 cp "$picture" "$work/postcard.png"
@@ -83,10 +83,11 @@ if have script "$out/progress.txt"; then
   # `script` runs the client on a pseudo-terminal, so it draws its progress bar; each \r
   # (redraw) becomes a new line here.
   head -c $((96 * 1024 * 1024)) /dev/zero >"$work/big.bin"
-  (cd "$work" && script -qfec "$client send big.bin" /dev/null) >"$work/progress.raw" 2>&1 || true
+  (cd "$work" && timeout 120 script -qfec "$client send big.bin" /dev/null) >"$work/progress.raw" 2>&1 || true
   {
     echo "\$ lesson-04-client send big.bin      (a 96 MiB file, on a terminal)"
-    tr '\r' '\n' <"$work/progress.raw" | sed 's/\x1b\[K//g' | grep -v '^$'
+    # indicatif redraws with \r and clears with ESC [2K; drop the escape sequences.
+    tr '\r' '\n' <"$work/progress.raw" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/ *$//' | grep -v '^$'
   } >"$out/progress.txt"
   rm -f "$work/big.bin" "$work/received/big.bin"
 fi
@@ -94,7 +95,7 @@ fi
 if have nc "$out/nc.txt" && have xxd "$out/nc.txt"; then
   {
     echo "\$ printf 'hello\\n' | nc -q 1 127.0.0.1 8888 | xxd"
-    printf 'hello\n' | nc -q 1 127.0.0.1 8888 | xxd
+    printf 'hello\n' | timeout 10 nc -q 1 127.0.0.1 8888 | xxd
   } >"$out/nc.txt"
 fi
 
@@ -109,13 +110,13 @@ if have tcpdump "$out/tcpdump.txt"; then
   if tcpdump -D >/dev/null 2>&1; then
     # 128 bytes of each packet: the IP and TCP headers (52 bytes on lo) and the start of
     # the payload, which holds our frame headers.
-    tcpdump -i lo -nn -s 128 --immediate-mode -U -w "$work/upload.pcap" 'tcp port 8888' 2>"$work/tcpdump.log" &
+    timeout 120 tcpdump -i lo -nn -s 128 --immediate-mode -U -w "$work/upload.pcap" 'tcp port 8888' 2>"$work/tcpdump.log" &
     capture_pid=$!
     for _ in $(seq 50); do
       grep -q 'listening on' "$work/tcpdump.log" 2>/dev/null && break
       sleep 0.1
     done
-    (cd "$work" && "$client" send postcard.png --as captured.png >/dev/null 2>&1)
+    (cd "$work" && timeout 60 "$client" send postcard.png --as captured.png >/dev/null 2>&1)
     sleep 0.5 # let the last packets reach the capture file
     kill -INT "$capture_pid"
     wait "$capture_pid" 2>/dev/null || true
@@ -124,10 +125,10 @@ if have tcpdump "$out/tcpdump.txt"; then
       echo "\$ sudo tcpdump -i lo -nn -s 128 -w upload.pcap 'tcp port 8888'"
       echo "\$ lesson-04-client send postcard.png --as captured.png"
       echo "\$ tcpdump -r upload.pcap -nn -t"
-      tcpdump -r "$work/upload.pcap" -nn -t 2>/dev/null
+      timeout 30 tcpdump -r "$work/upload.pcap" -nn -t 2>/dev/null
       echo
       echo "\$ tcpdump -r upload.pcap -nn -t -X 'tcp[tcpflags] & tcp-push != 0'"
-      tcpdump -r "$work/upload.pcap" -nn -t -X 'tcp[tcpflags] & tcp-push != 0' 2>/dev/null
+      timeout 30 tcpdump -r "$work/upload.pcap" -nn -t -X 'tcp[tcpflags] & tcp-push != 0' 2>/dev/null
     } >"$out/tcpdump.txt"
   else
     echo "lesson-04.sh: tcpdump cannot capture here (it needs root); leaving $out/tcpdump.txt" >&2
@@ -149,7 +150,7 @@ stop_server
 echo "-- exercises.txt"
 {
   echo "\$ cargo test -p lesson-04 -- --ignored"
-  cargo test --quiet -p lesson-04 --test exercises -- --ignored --test-threads 1 2>&1 |
+  timeout 900 cargo test --quiet -p lesson-04 --test exercises -- --ignored --test-threads 1 2>&1 |
     grep -E '^exercise [0-9]|^  (what happened|hint):' || true
 } >"$out/exercises.txt"
 

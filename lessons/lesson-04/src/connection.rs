@@ -187,8 +187,9 @@ pub fn read_frame<'a>(
 // ANCHOR_END: read_frame
 
 // ANCHOR: write_frame
-/// Writes one frame with ONE `write_all`: header and payload leave together, so a small frame
-/// is one small segment and never waits for Nagle's algorithm (see the chapter).
+/// Writes one frame with ONE `write_all`: header and payload go to the kernel together, so
+/// they leave in one segment when they fit, never as a header that Nagle's algorithm lets go
+/// and a payload it holds back for an ACK (see `configure` and the chapter).
 pub fn write_frame(to: &mut impl Write, frame: &Frame) -> io::Result<()> {
     let bytes = frame
         .encode()

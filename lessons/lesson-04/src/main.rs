@@ -150,13 +150,14 @@ fn run(args: &Args) -> Result<(), String> {
     // fails with Disconnected instead of filling a queue that nobody empties.
     drop(connections);
 
-    let mut starved = 0u64; // newcomers turned away since descriptors ran out; 0: they did not
+    // Out of descriptors since the last accept that worked, and how many heard Busy meanwhile.
+    let (mut starving, mut told_busy) = (false, 0u64);
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
-                if starved > 0 {
-                    warn!("descriptors are free again; {starved} newcomers were told busy");
-                    starved = 0;
+                if starving {
+                    warn!("descriptors are free again; {told_busy} newcomers were told busy");
+                    (starving, told_busy) = (false, 0);
                 }
                 match queue.try_send(stream) {
                     Ok(()) => {}
@@ -168,13 +169,14 @@ fn run(args: &Args) -> Result<(), String> {
             }
             Err(e) if out_of_resources(&e) => {
                 // Said once per episode, not once per attempt.
-                if starved == 0 {
+                if !starving {
                     warn!("out of descriptors ({e}): telling newcomers the server is busy");
+                    starving = true;
                 }
                 // The spare descriptor lets one newcomer in, to be told so and closed.
                 if let Some(stream) = spare.accept_with(&listener) {
                     turn_away(stream, false);
-                    starved += 1;
+                    told_busy += 1;
                 }
                 spare.refill();
                 // Back off: give the workers a moment to finish and free descriptors.

@@ -10,7 +10,7 @@
 //! otherwise it prints plain progress lines there. The result, with the SHA-256, goes to stdout.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, ErrorKind, IsTerminal, Seek};
+use std::io::{self, ErrorKind, IsTerminal, Seek, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -348,7 +348,11 @@ impl Progress {
 
     fn finish(&mut self, done: u64) {
         match &self.bar {
-            Some(bar) => bar.finish(),
+            Some(bar) => {
+                bar.finish();
+                // indicatif leaves the cursor at the end of the bar: end the line.
+                let _ = writeln!(io::stderr());
+            }
             None => self.line(done),
         }
     }
@@ -357,7 +361,8 @@ impl Progress {
         self.last_line = Instant::now();
         // An empty file is done as soon as it starts.
         let percent = (done * 100).checked_div(self.total).unwrap_or(100);
-        eprintln!(
+        let _ = writeln!(
+            io::stderr(),
             "{} {} of {} ({percent}%) in {:.1} s",
             self.verb,
             HumanBytes(done),
