@@ -4,6 +4,7 @@
 //! - [`cli`]: addresses, sizes and bind errors, for the command lines.
 //! - [`frame`]: frames, their types and their byte layout; no I/O.
 //! - [`connection`]: reading and writing frames on a stream, and a file's bytes through them.
+//! - [`failure`]: how a request can fail, and what the client is told.
 //! - [`folder`]: the server's folder: which names are allowed, temporary files, the listing.
 //! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-04 -- --ignored`.
 //! - [`solutions`]: our answers. Try first, then compare.
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod connection;
 pub mod descriptors;
 pub mod exercises;
+pub mod failure;
 pub mod folder;
 pub mod frame;
 pub mod solutions;

@@ -26,6 +26,7 @@ use lesson_04::connection::{
     receive_data, send_data, sha256_of, write_frame,
 };
 use lesson_04::descriptors::{self, Spare, out_of_resources};
+use lesson_04::failure::{Failure, already_there, lost, refuse, storage_error, transfer_failure};
 use lesson_04::folder::{TempFile, check_name, list_files, open_regular, prepare_dir};
 use lesson_04::frame::{ErrorCode, FileInfo, Frame, MAX_DATA, MAX_MESSAGE, hex, truncate};
 
@@ -211,21 +212,6 @@ fn turn_away(stream: TcpStream, log: bool) {
     let _ = write_frame(&mut Timed::within(&stream, LINGER), &busy);
 }
 
-// ANCHOR: failure
-/// How serving a request can fail.
-enum Failure {
-    /// The client asked for something the server refuses, or sent bytes that are not this
-    /// protocol: tell it why in an ERROR frame, then close.
-    Refuse(ErrorCode, String),
-    /// The connection itself failed (reset, timeout, closed mid-frame): nobody left to tell.
-    Lost(String),
-}
-
-fn refuse(code: ErrorCode, message: impl Into<String>) -> Failure {
-    Failure::Refuse(code, message.into())
-}
-// ANCHOR_END: failure
-
 // ANCHOR: serve
 /// Serves one connection: requests one after another until the client closes it.
 fn serve(stream: TcpStream, store: &Store) {
@@ -334,41 +320,6 @@ fn upload(
     Ok(())
 }
 // ANCHOR_END: upload
-
-fn already_there(name: &str) -> Failure {
-    refuse(
-        ErrorCode::Exists,
-        format!("{name:?} already exists; upload it under another name"),
-    )
-}
-
-fn storage_error(e: io::Error) -> Failure {
-    refuse(ErrorCode::Storage, format!("cannot store the file: {e}"))
-}
-
-fn lost(e: io::Error) -> Failure {
-    Failure::Lost(describe_io(&e))
-}
-
-/// Maps what went wrong in the middle of a transfer to what the client is told.
-fn transfer_failure(e: TransferError) -> Failure {
-    match e {
-        TransferError::Read(e) | TransferError::Write(e) => lost(e),
-        TransferError::Frame(e) => refuse(ErrorCode::BadFrame, e.to_string()),
-        TransferError::Unexpected(kind) => refuse(
-            ErrorCode::BadFrame,
-            format!("a {kind} frame in the middle of a transfer"),
-        ),
-        TransferError::TooMany { declared } => refuse(
-            ErrorCode::BadFrame,
-            format!("more bytes than the {declared} announced"),
-        ),
-        TransferError::Checksum { .. } => refuse(ErrorCode::Checksum, "checksum mismatch"),
-        // The client's own words: escaped ({:?}), so that no control character reaches the
-        // log raw, where it could clear a screen or forge a line.
-        TransferError::Refused { message, .. } => Failure::Lost(format!("it said: {message:?}")),
-    }
-}
 
 // ANCHOR: list
 fn list(stream: &TcpStream, store: &Store) -> Result<(), Failure> {
