@@ -113,8 +113,8 @@ impl Write for Timed<'_> {
 /// Sets a new connection up for frames.
 pub fn configure(stream: &TcpStream) -> io::Result<()> {
     // Nagle's algorithm holds a small segment back while earlier small data is still
-    // unacknowledged: a STORED frame right after a READY, an ERROR frame after an ENTRY, could
-    // each wait for the client's delayed ACK (up to 40 ms on Linux). Every frame leaves in one
+    // unacknowledged: a small file's DATA frame, right behind the FILE frame of a download,
+    // would wait for the client's delayed ACK (40 ms on Linux). Every frame leaves in one
     // write_all, so there is nothing for Nagle to gather: turn it off.
     stream.set_nodelay(true)
 }
@@ -351,7 +351,9 @@ pub fn describe_io(e: &io::Error) -> String {
         ErrorKind::UnexpectedEof => {
             "the client closed the connection in the middle of a request".to_string()
         }
-        ErrorKind::WouldBlock | ErrorKind::TimedOut => "the client went silent".to_string(),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+            "the client went silent, or too slow for its deadline".to_string()
+        }
         ErrorKind::ConnectionReset => "the client reset the connection".to_string(),
         _ => e.to_string(),
     }
