@@ -360,3 +360,59 @@ fn a_bad_min_rate_is_refused() {
         out.stderr
     );
 }
+
+#[test]
+fn the_client_reads_an_endless_list_in_bounded_memory() {
+    // A hostile server: one ENTRY frame after another, never END.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let flood = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let name = "x".repeat(200);
+        let entry = Frame::Entry {
+            size: 1,
+            name: &name,
+        }
+        .encode()
+        .unwrap();
+        let batch: Vec<u8> = entry
+            .iter()
+            .copied()
+            .cycle()
+            .take(entry.len() * 300)
+            .collect();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(3) {
+            if stream.write_all(&batch).is_err() {
+                break;
+            }
+        }
+    });
+    let mut child = Command::new(CLIENT)
+        .args(["--addr", &addr.to_string(), "list"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Whatever the client keeps of what it has read shows in its resident memory.
+    let resident_kib = || -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let mut peak = 0;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        peak = peak.max(resident_kib().unwrap_or(0));
+        thread::sleep(Duration::from_millis(100)); // sampling, not synchronisation
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    flood.join().unwrap();
+    // Megabytes of entries went by; the client holds one 64 KiB frame buffer at a time.
+    assert!(
+        peak > 0 && peak < 32 * 1024,
+        "the client's peak VmRSS was {peak} KiB"
+    );
+}
