@@ -19,7 +19,6 @@ pub const PER_QUEUED: u64 = 1;
 /// Kept free beyond the pool: the connection being turned away, and a margin.
 pub const RESERVE: u64 = 3;
 
-// ANCHOR: raise_limit
 /// Raises this process's soft limit on open descriptors to its hard limit, and returns the
 /// limit now in force. (Many systems start programs with a soft limit of 1024 and a hard one
 /// far higher; the soft one is a default, not a decision.)
@@ -43,7 +42,6 @@ pub fn raise_limit() -> io::Result<u64> {
     }
     Ok(limit.rlim_cur)
 }
-// ANCHOR_END: raise_limit
 
 /// How many descriptors this process holds now, counted in `/proc/self/fd`.
 pub fn open_now() -> io::Result<u64> {
@@ -51,7 +49,6 @@ pub fn open_now() -> io::Result<u64> {
     Ok((fs::read_dir("/proc/self/fd")?.count() as u64).saturating_sub(1))
 }
 
-// ANCHOR: fit
 /// The largest pool that fits in `room` free descriptors: the workers and queue asked for if
 /// they fit, otherwise fewer workers first and then a shorter queue. `None` when not even one
 /// worker fits.
@@ -63,7 +60,6 @@ pub fn fit(room: u64, workers: u16, queue: usize) -> Option<(u16, usize)> {
     let queue = (queue as u64).min((room - workers * PER_WORKER) / PER_QUEUED);
     Some((workers as u16, queue as usize))
 }
-// ANCHOR_END: fit
 
 // ANCHOR: size_pool
 /// Raises the descriptor limit as far as it goes, and shrinks the pool to fit in it: the

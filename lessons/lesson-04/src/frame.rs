@@ -248,12 +248,10 @@ pub enum Frame<'a> {
 }
 // ANCHOR_END: frame
 
-// ANCHOR: encode
 // ANCHOR: parse
 impl<'a> Frame<'a> {
     // --snip--
     // ANCHOR_END: parse
-    // ANCHOR_END: encode
     pub fn kind(&self) -> Kind {
         match self {
             Frame::File(_) => Kind::File,
@@ -268,7 +266,6 @@ impl<'a> Frame<'a> {
         }
     }
 
-    // ANCHOR: encode
     /// The frame as bytes on the wire: header, then payload. Refuses to build a frame the
     /// other side would refuse (a name over 255 bytes, for example).
     pub fn encode(&self) -> Result<Vec<u8>, FrameError> {
@@ -307,7 +304,6 @@ impl<'a> Frame<'a> {
         bytes.extend_from_slice(&payload);
         Ok(bytes)
     }
-    // ANCHOR_END: encode
 
     // ANCHOR: parse
     /// Reads a payload whose header said `kind`. Every field is taken with a checked split,
@@ -362,11 +358,9 @@ impl<'a> Frame<'a> {
         })
     }
     // ANCHOR_END: parse
-    // ANCHOR: encode
     // ANCHOR: parse
 }
 // ANCHOR_END: parse
-// ANCHOR_END: encode
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary: how an
 /// ERROR frame's message is cut to `MAX_MESSAGE` without splitting a character.

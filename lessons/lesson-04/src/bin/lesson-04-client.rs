@@ -305,7 +305,6 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-// ANCHOR: progress
 /// Progress of a transfer on stderr: `indicatif`'s bar (bytes, rate, time left) on a terminal;
 /// elsewhere (a log, a pipe) a plain line a second, which a file can hold.
 struct Progress {
@@ -371,7 +370,6 @@ impl Progress {
         );
     }
 }
-// ANCHOR_END: progress
 
 /// Turns a failed connect into one sentence that says what to do.
 fn explain_connect_error(addr: SocketAddr, e: io::Error) -> String {
