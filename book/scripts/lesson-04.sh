@@ -87,7 +87,8 @@ if have script "$out/progress.txt"; then
   (cd "$work" && timeout -k 2 120 script -qfec "$client send big.bin" /dev/null) >"$work/progress.raw" 2>&1 || true
   {
     echo "\$ lesson-04-client send big.bin      (a 96 MiB file, on a terminal)"
-    tr '\r' '\n' <"$work/progress.raw" | sed 's/\x1b\[K//g' | grep -v '^$'
+    # indicatif redraws with \r and clears with ESC [2K; drop the escape sequences.
+    tr '\r' '\n' <"$work/progress.raw" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/ *$//' | grep -v '^$'
   } >"$out/progress.txt"
   rm -f "$work/big.bin" "$work/received/big.bin"
 fi
@@ -125,10 +126,10 @@ if have tcpdump "$out/tcpdump.txt"; then
       echo "\$ sudo tcpdump -i lo -nn -s 128 -w upload.pcap 'tcp port 8888'"
       echo "\$ lesson-04-client send postcard.png --as captured.png"
       echo "\$ tcpdump -r upload.pcap -nn -t"
-      tcpdump -r "$work/upload.pcap" -nn -t 2>/dev/null
+      timeout 30 tcpdump -r "$work/upload.pcap" -nn -t 2>/dev/null
       echo
       echo "\$ tcpdump -r upload.pcap -nn -t -X 'tcp[tcpflags] & tcp-push != 0'"
-      tcpdump -r "$work/upload.pcap" -nn -t -X 'tcp[tcpflags] & tcp-push != 0' 2>/dev/null
+      timeout 30 tcpdump -r "$work/upload.pcap" -nn -t -X 'tcp[tcpflags] & tcp-push != 0' 2>/dev/null
     } >"$out/tcpdump.txt"
   else
     echo "lesson-04.sh: tcpdump cannot capture here (it needs root); leaving $out/tcpdump.txt" >&2
@@ -157,14 +158,14 @@ echo "-- exercises.txt"
 echo "-- nagle.txt (release build)"
 {
   echo "\$ cargo bench -p lesson-04 --bench nagle"
-  bounded 300 cargo bench --quiet -p lesson-04 --bench nagle 2>/dev/null
+  bounded 900 cargo bench --quiet -p lesson-04 --bench nagle 2>/dev/null
 } >"$out/nagle.txt"
 
 echo "-- upload-bench.txt"
 {
   echo "\$ cargo bench -p lesson-04 --bench upload"
-  bounded 300 cargo bench --quiet -p lesson-04 --bench upload 2>/dev/null
+  bounded 900 cargo bench --quiet -p lesson-04 --bench upload 2>/dev/null
   echo
   echo "\$ cargo bench -p lesson-04 --bench upload -- --mib 1024 --rounds 1"
-  bounded 300 cargo bench --quiet -p lesson-04 --bench upload -- --mib 1024 --rounds 1 2>/dev/null
+  bounded 900 cargo bench --quiet -p lesson-04 --bench upload -- --mib 1024 --rounds 1 2>/dev/null
 } >"$out/upload-bench.txt"
