@@ -460,3 +460,8 @@ fn the_client_reports_a_busy_server() {
     assert_one_sentence(&out.stderr);
     assert!(out.stderr.contains("busy"), "{}", out.stderr);
 }
+
+#[test]
+fn the_client_refuses_a_line_without_end_from_the_server() {
+    cli::assert_client_bounds_lines(CLIENT, &[], b"hello\n");
+}

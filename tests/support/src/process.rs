@@ -44,7 +44,19 @@ impl Server {
     }
 
     /// Starts any command whose first stdout line is `listening on ADDR`.
-    pub fn start_command(mut command: Command) -> Server {
+    pub fn start_command(command: Command) -> Server {
+        Server::start_reading(command, false)
+    }
+
+    /// Like [`Server::start`], but closes the server's stdout once its first line is read, as
+    /// `server | head -1` does: every later write to stdout fails (EPIPE).
+    pub fn start_then_close_stdout(bin: &str, args: &[&str]) -> Server {
+        let mut command = Command::new(bin);
+        command.arg("--addr").arg("127.0.0.1:0").args(args);
+        Server::start_reading(command, true)
+    }
+
+    fn start_reading(mut command: Command, only_first_line: bool) -> Server {
         let program = format!("{command:?}");
         let mut child = command
             .stdin(Stdio::null())
@@ -60,10 +72,11 @@ impl Server {
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+                if tx.send(line).is_err() || only_first_line {
                     break;
                 }
             }
+            // Leaving the loop drops the pipe's reading end.
         });
         let stderr = Arc::new(Mutex::new(String::new()));
         collect_into(
