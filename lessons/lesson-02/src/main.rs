@@ -344,10 +344,9 @@ fn hang_up(stream: &TcpStream, last_line: &str) {
 // ANCHOR_END: hang_up
 
 // ANCHOR: log
-/// One line on stdout, written in ONE call: println! writes each part of its format string
-/// separately, so had two threads been printing their parts could interleave (this server has
-/// one thread, but every later lesson has many). An error is ignored: a closed or broken
-/// stdout (`lesson-02 | head -1`) must not stop the server, and println! would panic.
+/// One line on stdout, written in one call (lesson 03, where many threads log, says why that
+/// matters). An error is ignored: a closed or broken stdout (`lesson-02 | head -1`) must not
+/// stop the server, and println! would panic.
 fn say(line: String) {
     let _ = io::stdout().write_all(format!("{line}\n").as_bytes());
 }

@@ -428,7 +428,6 @@ fn converse(stream: &TcpStream, rng: &mut StdRng, shared: &Shared, idle: Duratio
 }
 // ANCHOR_END: serve
 
-// ANCHOR: deadline
 /// The socket, with one deadline for all the reads and writes made through it, as in lesson
 /// 02: a read timeout bounds each read, not a whole line, and a client sending a byte now and
 /// then would keep a worker for ever (slowloris). Before every read or write we set the
@@ -476,7 +475,6 @@ impl Write for Deadline<'_> {
         Ok(())
     }
 }
-// ANCHOR_END: deadline
 
 // ANCHOR: read_line
 /// What one call to [`read_line`] found, as in lesson 02.
