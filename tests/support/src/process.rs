@@ -17,6 +17,8 @@ pub struct Server {
     addr: SocketAddr,
     stdout: Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    /// The thread that copies stderr into `stderr`; it ends at the end of the stream.
+    stderr_reader: thread::JoinHandle<()>,
 }
 
 /// What a finished program printed and how it ended.
@@ -79,7 +81,7 @@ impl Server {
             // Leaving the loop drops the pipe's reading end.
         });
         let stderr = Arc::new(Mutex::new(String::new()));
-        collect_into(
+        let stderr_reader = collect_into(
             child.stderr.take().expect("stderr is piped"),
             Arc::clone(&stderr),
         );
@@ -107,6 +109,7 @@ impl Server {
             addr,
             stdout: lines,
             stderr,
+            stderr_reader,
         }
     }
 
@@ -199,6 +202,11 @@ impl Server {
         while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(2)) {
             stdout.push_str(&line);
             stdout.push('\n');
+        }
+        // The same for stderr: wait (at most 2 s) until its reader has seen the end of it.
+        let until = Instant::now() + Duration::from_secs(2);
+        while !self.stderr_reader.is_finished() && Instant::now() < until {
+            thread::sleep(Duration::from_millis(5));
         }
         let stderr = self.stderr();
         Finished {
