@@ -149,17 +149,17 @@ fn run(args: &Args) -> Result<(), String> {
     drop(listener);
     drop(queue);
     accepted?;
+    let grace = Duration::from_secs(args.grace);
+    let open = shared.active.load(Ordering::SeqCst);
+    say(format!(
+        "shutting down: no new connections; waiting up to {grace:?} for {open} in progress"
+    ));
     // Connections still in the queue were accepted but never greeted. Tell them now, rather
     // than let them wait for a worker that may not come before the grace period ends.
     for job in connections.try_iter() {
         refuse(job, "busy: server shutting down", &shared);
     }
     drop(connections);
-    let grace = Duration::from_secs(args.grace);
-    let open = shared.active.load(Ordering::SeqCst);
-    say(format!(
-        "shutting down: no new connections; waiting up to {grace:?} for {open} in progress"
-    ));
     wait_for_workers(&done, &hurry, grace, &shared);
 
     say(format!(
