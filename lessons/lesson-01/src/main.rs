@@ -21,7 +21,7 @@ struct Args {
     addr: String,
 
     /// Seconds to wait for the client's message before giving up.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
 }
 
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(sentence) => {
             // One clear sentence and exit status 1: never a panic or a backtrace.
-            eprintln!("error: {sentence}");
+            log(format!("error: {sentence}"));
             ExitCode::FAILURE
         }
     }
@@ -48,14 +48,14 @@ fn run(args: &Args) -> Result<(), String> {
     let bound = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    println!("listening on {bound}");
+    say(format!("listening on {bound}"));
 
     // accept(): block until a client has completed the three-way handshake, then return a
     // NEW socket connected to that one client. The listening socket stays as it was.
     let (stream, peer) = listener
         .accept()
         .map_err(|e| format!("accept failed: {e}"))?;
-    println!("connection from {peer}");
+    say(format!("connection from {peer}"));
 
     // One client is all this lesson serves. Closing the listening socket now means the kernel
     // refuses (RST) anyone else who tries to connect, instead of queueing them.
@@ -77,7 +77,8 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.bind(&addr.into())?;
 
     // listen(fd, 128): mark the socket passive. From now on the kernel answers handshakes by
-    // itself and queues up to 128 finished connections until we accept them.
+    // itself and queues finished connections until we accept them: on Linux up to 128 + 1 of
+    // them, and never more than the system's cap, net.core.somaxconn (4096 by default).
     // Python: server.listen(5)
     socket.listen(128)?;
 
@@ -122,17 +123,47 @@ fn serve(mut stream: TcpStream, peer: SocketAddr, idle: Duration) -> Result<(), 
     // instead of crashing the server.
     let text = String::from_utf8_lossy(&buf[..n]);
     let message = strip_line_ending(&text);
-    println!("message: {message}");
+    // Logged with control characters escaped: a message holding ESC or CR must not be able to
+    // clear the terminal or overwrite the line with a forged one.
+    say(format!("message: {}", escape(message)));
 
     stream
         .write_all(format!("received: {message}\n").as_bytes())
         .map_err(|e| format!("sending the reply to {peer} failed: {e}"))?;
 
-    // close(fd): dropping the stream closes the socket, and the kernel sends FIN.
+    // close(fd): dropping the stream closes the socket, and the kernel sends FIN. Or RST, when
+    // bytes from the client are still unread: a message over 1024 bytes, whose rest our one
+    // read left behind. The client still reads our reply, then gets "connection reset".
     drop(stream);
     Ok(())
 }
 // ANCHOR_END: serve
+
+/// One line on stdout, written in one call. An error is ignored: a closed stdout
+/// (`lesson-01 | head -1`) must not stop the server, where println! would panic.
+fn say(line: String) {
+    let _ = io::stdout().write_all(format!("{line}\n").as_bytes());
+}
+
+/// The same on stderr.
+fn log(line: String) {
+    let _ = io::stderr().write_all(format!("{line}\n").as_bytes());
+}
+
+/// Client text made safe for a log: control characters (ESC, CR, …) become escapes.
+fn escape(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => shown.push_str("\\\\"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            c if c.is_control() => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => shown.push(c),
+        }
+    }
+    shown
+}
 
 /// "hello\r\n" and "hello\n" both become "hello"; "hello" stays "hello".
 fn strip_line_ending(text: &str) -> &str {

@@ -129,3 +129,65 @@ fn the_original_python_client_talks_to_our_server() {
 fn the_command_line_conventions_hold() {
     cli::assert_server_and_client(SERVER, CLIENT, &["hi"], b"");
 }
+
+#[test]
+fn the_client_refuses_a_line_without_end_from_the_server() {
+    cli::assert_client_bounds_lines(CLIENT, &["hello"], b"hello\n");
+}
+
+#[test]
+fn an_idle_timeout_of_zero_is_refused_before_listening() {
+    let mut command = Command::new(SERVER);
+    command.args(["--addr", "127.0.0.1:0", "--idle-timeout", "0"]);
+    let done = run_to_end(command, b"", DEADLINE);
+    assert_eq!(done.code(), Some(2), "{done:?}");
+    assert!(done.stdout.is_empty(), "{done:?}");
+    assert!(done.stderr.contains("--idle-timeout"), "{done:?}");
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_server() {
+    // `lesson-01 | head -1`: once head has exited, every write to stdout fails.
+    let server = Server::start_then_close_stdout(SERVER, &[]);
+    let mut conn = Client::connect(server.addr());
+    conn.expect_line("Connected!");
+    conn.send_line("hello");
+    conn.expect_line("received: hello");
+    let done = server.finish(DEADLINE);
+    assert_eq!(done.code(), Some(0), "{done:?}");
+    assert!(done.stderr.is_empty(), "{done:?}");
+}
+
+#[test]
+fn control_characters_from_a_client_are_escaped_in_the_log() {
+    let server = Server::start(SERVER, &[]);
+    let mut conn = Client::connect(server.addr());
+    conn.expect_line("Connected!");
+    // ESC [2J clears a terminal; the CR would let the rest overwrite the log line.
+    conn.send(b"a\x1b[2Jb\rforged\n");
+    conn.expect_line("received: a\x1b[2Jb\rforged");
+    let done = server.finish(DEADLINE);
+    assert!(
+        done.stdout.contains(r"message: a\u{1b}[2Jb\rforged"),
+        "{done:?}"
+    );
+}
+
+#[test]
+fn a_message_over_1024_bytes_gets_its_reply_then_a_reset() {
+    // The server's one read takes 1024 bytes; closing with the rest unread sends RST, not FIN.
+    // Linux keeps what had already arrived: the reply is read first, then the reset.
+    let server = Server::start(SERVER, &[]);
+    let mut conn = Client::connect(server.addr());
+    conn.expect_line("Connected!");
+    conn.send(vec![b'a'; 2000]);
+    let reply = conn.read_line();
+    assert_eq!(reply.len(), "received: ".len() + 1024, "{reply:?}");
+    let mut rest = [0u8; 16];
+    let error = std::io::Read::read(&mut conn.stream(), &mut rest);
+    assert_eq!(
+        error.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionReset)
+    );
+    assert_eq!(server.finish(DEADLINE).code(), Some(0));
+}

@@ -37,7 +37,9 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:8888")]
     addr: String,
 
-    /// Seconds a client may stay silent before the server closes its connection.
+    /// Seconds a client has to send each whole line, counted from our previous reply (a total,
+    /// not per read: a byte now and then does not extend it); also the time each reply may
+    /// take to leave.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
 
@@ -52,7 +54,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(sentence) => {
             // One clear sentence and exit status 1: never a panic or a backtrace.
-            eprintln!("error: {sentence}");
+            log(format!("error: {sentence}"));
             ExitCode::FAILURE
         }
     }
@@ -66,19 +68,34 @@ fn run(args: &Args) -> Result<(), String> {
     let bound = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    println!("listening on {bound}");
+    say(format!("listening on {bound}"));
 
     let idle = Duration::from_secs(args.idle_timeout);
     // One client at a time, forever. While we serve one, the kernel completes the handshakes
     // of the next ones by itself and queues them (the backlog) until we call accept() again.
+    let mut failing = false;
     loop {
         match listener.accept() {
-            Ok((stream, peer)) => serve(stream, peer, idle),
+            Ok((stream, peer)) => {
+                if failing {
+                    log("accept works again".to_string());
+                    failing = false;
+                }
+                serve(stream, peer, idle);
+            }
             Err(e) => {
-                // A connection that was reset while it waited in the queue, or too many open
-                // files: nothing to do with the next client. Pause so a persistent error
-                // cannot turn this loop into a busy loop.
-                log(format!("accept failed: {e}"));
+                // accept() fails for lack of resources: too many open files (EMFILE, ENFILE),
+                // no memory for a new socket (ENOBUFS, ENOMEM). A client that reset while it
+                // waited in the backlog is no error here on Linux: accept() still returns it,
+                // and our first read or write on it fails with ECONNRESET (some BSDs fail
+                // accept() with ECONNABORTED instead). A shortage of resources lasts:
+                // say so once, not once per attempt, and pause so that this loop cannot spin.
+                if !failing {
+                    log(format!(
+                        "accept failed: {e}; retrying every 100 ms until it works"
+                    ));
+                    failing = true;
+                }
                 thread::sleep(Duration::from_millis(100));
             }
         }
@@ -125,22 +142,30 @@ enum End {
 // ANCHOR: serve
 /// Serves one client from greeting to close, and logs one line about how it ended.
 fn serve(stream: TcpStream, peer: SocketAddr, idle: Duration) {
-    println!("connection from {peer}");
+    say(format!("connection from {peer}"));
     let mut messages = 0;
     let end = converse(&stream, peer, idle, &mut messages);
-    if matches!(end, End::Exit | End::TooLong | End::Idle) {
-        // We had the last word: make sure the client gets it.
-        hang_up(&stream);
+    // When the server ends the conversation, it has the last word: make sure the client gets it.
+    match &end {
+        End::Exit => hang_up(&stream, "bye"),
+        End::TooLong => hang_up(&stream, "error: line too long"),
+        End::Idle => hang_up(&stream, "error: idle timeout"),
+        End::Closed | End::ClosedMidLine(_) | End::Failed(_) => {}
     }
     match &end {
-        End::Exit => println!("{peer}: said exit after {}", count(messages)),
-        End::Closed => println!("{peer}: closed the connection after {}", count(messages)),
+        End::Exit => say(format!("{peer}: said exit after {}", count(messages))),
+        End::Closed => say(format!(
+            "{peer}: closed the connection after {}",
+            count(messages)
+        )),
         End::ClosedMidLine(n) => log(format!(
             "{peer}: closed the connection mid-line; its last {n} bytes had no newline and got \
              no reply"
         )),
         End::TooLong => log(format!("{peer}: sent a line over {MAX_LINE} bytes; closed")),
-        End::Idle => log(format!("{peer}: silent for {idle:?}; closed")),
+        End::Idle => log(format!(
+            "{peer}: sent no whole line within {idle:?}; closed"
+        )),
         End::Failed(e) => log(format!("{peer}: {}", describe_failure(e))),
     }
     // close(): dropping the stream closes the socket. If the client closed first, this sends
@@ -150,54 +175,100 @@ fn serve(stream: TcpStream, peer: SocketAddr, idle: Duration) {
 // ANCHOR_END: serve
 
 // ANCHOR: converse
-/// The conversation: greeting, then one reply per line, until `exit` or an end.
+/// The conversation: greeting, then one reply per line, until `exit` or an end. The last word
+/// (`bye` or an error line) is left to the caller.
 fn converse(stream: &TcpStream, peer: SocketAddr, idle: Duration, messages: &mut u64) -> End {
-    // A read that waits longer than `idle` fails with WouldBlock: that is the idle timeout. A
-    // write timeout too, so a client that never reads our replies cannot hold us forever.
-    if let Err(e) = stream
-        .set_read_timeout(Some(idle))
-        .and_then(|()| stream.set_write_timeout(Some(idle)))
-    {
-        return End::Failed(e);
-    }
-    let mut writer = stream;
     // Each line goes out in ONE write_all: writeln! would write it in pieces, one per part of
-    // the format string, and each piece could become a packet of its own.
-    if let Err(e) = writer.write_all(format!("{GREETING}\n").as_bytes()) {
+    // the format string, and each piece could become a packet of its own. A reply that cannot
+    // leave within `idle` (a client that stops reading) fails with a timeout.
+    if let Err(e) = Deadline::after(stream, idle).write_all(format!("{GREETING}\n").as_bytes()) {
         return End::Failed(e);
     }
 
     // The BufReader asks the kernel for big chunks and hands them out line by line: many
     // lines in one chunk, or one line over many chunks, both come out as whole lines.
-    let mut reader = BufReader::new(stream);
+    let mut reader = BufReader::new(Deadline::after(stream, idle));
     let mut line = Vec::new();
     loop {
-        let (reply, end) = match read_line(&mut reader, &mut line) {
-            Ok(Line::Text(text)) if text == "exit" => ("bye".to_string(), Some(End::Exit)),
+        // Each line must be complete within `idle`, however its bytes trickle in.
+        *reader.get_mut() = Deadline::after(stream, idle);
+        let reply = match read_line(&mut reader, &mut line) {
+            Ok(Line::Text(text)) if text == "exit" => return End::Exit,
             Ok(Line::Text(text)) => {
                 *messages += 1;
-                println!("{peer}: message {messages}: {text}");
-                (format!("message {messages}: {text}"), None)
+                say(format!("{peer}: message {messages}: {}", escape(&text)));
+                format!("message {messages}: {text}")
             }
             Ok(Line::NotUtf8) => {
                 log(format!("{peer}: sent a line that is not UTF-8"));
-                ("error: not UTF-8".to_string(), None)
+                "error: not UTF-8".to_string()
             }
-            Ok(Line::TooLong) => ("error: line too long".to_string(), Some(End::TooLong)),
+            Ok(Line::TooLong) => return End::TooLong,
             Ok(Line::End) => return End::Closed,
             Ok(Line::Unfinished(n)) => return End::ClosedMidLine(n),
-            Err(e) if is_timeout(&e) => ("error: idle timeout".to_string(), Some(End::Idle)),
+            Err(e) if is_timeout(&e) => return End::Idle,
             Err(e) => return End::Failed(e),
         };
-        if let Err(e) = writer.write_all(format!("{reply}\n").as_bytes()) {
+        let sent = Deadline::after(stream, idle).write_all(format!("{reply}\n").as_bytes());
+        if let Err(e) = sent {
             return End::Failed(e);
-        }
-        if let Some(end) = end {
-            return end;
         }
     }
 }
 // ANCHOR_END: converse
+
+// ANCHOR: deadline
+/// The socket, with one deadline for all the reads and writes made through it.
+///
+/// A read timeout bounds each read, not their sum: a client that sends one byte a second
+/// resets a 60-second read timeout with every byte and can hold the server for as long as it
+/// likes while sending nothing useful (the "slowloris" attack). So before every read or write
+/// we set the socket's timeout to the time left until the deadline, and once it has passed the
+/// next call fails with a timeout whatever the client does.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    at: Instant,
+}
+
+impl<'a> Deadline<'a> {
+    /// Every read and write through this must be done `within` from now.
+    fn after(stream: &'a TcpStream, within: Duration) -> Deadline<'a> {
+        Deadline {
+            stream,
+            at: Instant::now() + within,
+        }
+    }
+
+    /// The time left, or a timeout error once there is none.
+    fn time_left(&self) -> io::Result<Duration> {
+        let left = self.at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        Ok(left)
+    }
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.set_read_timeout(Some(self.time_left()?))?;
+        let mut stream = self.stream;
+        stream.read(buf)
+    }
+}
+
+impl Write for Deadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.set_write_timeout(Some(self.time_left()?))?;
+        let mut stream = self.stream;
+        stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+// ANCHOR_END: deadline
 
 // ANCHOR: read_line
 /// What one call to [`read_line`] found.
@@ -248,37 +319,59 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Line> 
 // ANCHOR_END: read_line
 
 // ANCHOR: hang_up
-/// Ends a connection without losing the last line we sent; the caller then closes it.
+/// Says the last word and ends the connection so that the client really gets it; the caller
+/// then closes the socket. Everything here shares one deadline, LINGER.
 ///
 /// close() on a socket whose receive buffer still holds bytes we never read does not send FIN:
-/// the kernel sends RST, throws away whatever of ours has not left yet, and the client's next
-/// read fails with "connection reset" instead of returning our last line. So: send FIN first
-/// (shutdown of our writing side), then read and discard what the client still sends until it
-/// closes its side too, or LINGER passes.
-fn hang_up(stream: &TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
+/// the kernel sends RST at once and throws away whatever of ours has not left yet. Our last
+/// line may well not have left: Nagle's algorithm holds a small write back while an earlier
+/// one (the previous reply) is not yet acknowledged. The client then reads what did arrive
+/// and gets "connection reset" where it expected our last line and the end of the stream.
+/// So: send the line, then FIN (shutdown of our writing side), then read and discard what the
+/// client still sends until it closes its side too, or LINGER passes.
+fn hang_up(stream: &TcpStream, last_line: &str) {
     let deadline = Instant::now() + LINGER;
-    let mut discard = [0u8; 8192];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            break;
-        }
-        match (&*stream).read(&mut discard) {
-            Ok(0) => break, // the client closed its side: a clean four-way teardown
-            Ok(_) => continue,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        }
-    }
+    let mut within_linger = Deadline {
+        stream,
+        at: deadline,
+    };
+    let _ = within_linger.write_all(format!("{last_line}\n").as_bytes());
+    let _ = stream.shutdown(Shutdown::Write);
+    // Read until the client's end of stream (a clean four-way teardown), an error, or the
+    // deadline; copy() retries reads interrupted by a signal.
+    let _ = io::copy(&mut within_linger, &mut io::sink());
 }
 // ANCHOR_END: hang_up
 
-/// One line on stderr for something that went wrong, written in one piece: eprintln! writes
-/// each part of its format string separately.
+// ANCHOR: log
+/// One line on stdout, written in one call (lesson 03, where many threads log, says why that
+/// matters). An error is ignored: a closed or broken stdout (`lesson-02 | head -1`) must not
+/// stop the server, and println! would panic.
+fn say(line: String) {
+    let _ = io::stdout().write_all(format!("{line}\n").as_bytes());
+}
+
+/// The same on stderr, for something that went wrong.
 fn log(line: String) {
     let _ = io::stderr().write_all(format!("{line}\n").as_bytes());
 }
+
+/// Client text made safe for a log: control characters are shown as escapes, so a line
+/// holding ESC or CR cannot clear a terminal or overwrite a log line with a forged one.
+fn escape(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => shown.push_str("\\\\"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            c if c.is_control() => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => shown.push(c),
+        }
+    }
+    shown
+}
+// ANCHOR_END: log
 
 /// "1 message", "2 messages".
 fn count(messages: u64) -> String {

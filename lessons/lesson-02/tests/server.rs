@@ -244,7 +244,7 @@ fn a_silent_client_is_timed_out() {
     conn.expect_line("error: idle timeout");
     expect_clean_close(&conn);
     drop(conn);
-    expect_one_log_line(&server, "silent for 1s");
+    expect_one_log_line(&server, "no whole line within 1s");
     still_serving(&server);
 }
 
@@ -398,4 +398,116 @@ fn the_client_reports_an_error_reply_and_the_close_that_follows() {
 #[test]
 fn the_command_line_conventions_hold() {
     cli::assert_server_and_client(SERVER, CLIENT, &[], b"hi\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile clients and a hostile environment
+
+#[test]
+fn a_line_trickled_a_byte_at_a_time_is_cut_off_at_the_idle_timeout() {
+    // Slowloris: one byte every 300 ms never lets a per-read timeout of 2 s fire. The line as
+    // a whole must be done within the idle timeout, so the server gives up at about 2 s, long
+    // before the 40 bytes (12 s) are sent.
+    let server = Server::start(SERVER, &["--idle-timeout", "2"]);
+    let mut conn = greeted(&server);
+    conn.set_read_timeout(Duration::from_millis(300));
+    for _ in 0..40 {
+        if conn.try_send(b"x").is_err() {
+            break;
+        }
+        match conn.try_read_line() {
+            Err(e) if is_timeout(&e) => continue,
+            Ok(Some(line)) => {
+                assert_eq!(line, "error: idle timeout");
+                expect_one_log_line(&server, "no whole line within 2s");
+                return;
+            }
+            other => panic!("expected `error: idle timeout`, got {other:?}"),
+        }
+    }
+    panic!("a client sending a byte every 300 ms held the server for 12 s");
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_server() {
+    // `lesson-02 | head -1`: once head has exited, every write to stdout fails.
+    let server = Server::start_then_close_stdout(SERVER, &[]);
+    for _ in 0..3 {
+        still_serving(&server);
+    }
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+}
+
+#[test]
+fn control_characters_from_a_client_are_escaped_in_the_log() {
+    let server = Server::start(SERVER, &[]);
+    let mut conn = greeted(&server);
+    // ESC [2J clears a terminal; the CR would let the rest overwrite the log line.
+    conn.send(b"a\x1b[2Jb\rforged\n");
+    conn.expect_line("message 1: a\x1b[2Jb\rforged");
+    let line = server.expect_line_containing("message 1:", DEADLINE);
+    assert!(
+        line.ends_with(r"message 1: a\u{1b}[2Jb\rforged"),
+        "logged as {line:?}"
+    );
+}
+
+#[test]
+fn a_client_that_reset_in_the_backlog_is_accepted_and_its_first_write_fails() {
+    // accept() does not fail for a connection reset while it waited: it returns it, and the
+    // first write (our greeting) fails with "connection reset".
+    let server = Server::start(SERVER, &[]);
+    let port = server.addr().port();
+    let mut first = greeted(&server);
+    let second = Client::connect(server.addr());
+    let queued = wait_for_tcp_socket(DEADLINE, |s| {
+        s.local.port() == port && s.state == "LISTEN" && s.rx_queue == 1
+    });
+    assert!(queued.is_some(), "the second client is not in the backlog");
+    second.reset();
+    first.send_line("exit");
+    first.expect_line("bye");
+    drop(first);
+    let line = expect_one_log_line(&server, "reset the connection");
+    assert!(!line.contains("accept failed"), "{line}");
+    still_serving(&server);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_is_logged_once_and_the_server_recovers() {
+    use test_support::observe::{first_free_descriptor, set_open_files_limit};
+    let server = Server::start(SERVER, &[]);
+    // With the limit at the next free descriptor number, accept() fails with EMFILE ("too many
+    // open files"); but not the accept() the server is blocked in, which has already reserved
+    // the descriptor it will return. So the first client is served, and the next one waits.
+    set_open_files_limit(server.pid(), first_free_descriptor(server.pid()));
+    let mut first = greeted(&server);
+    let mut waiting = Client::connect(server.addr());
+    first.send_line("exit");
+    first.expect_line("bye");
+    drop(first);
+    assert!(
+        server.wait_for_stderr("accept failed", DEADLINE),
+        "stderr: {}",
+        server.stderr()
+    );
+    // The server retries every 100 ms: over a second, that is ten failures, and one log line.
+    thread::sleep(Duration::from_secs(1));
+    set_open_files_limit(server.pid(), 1024);
+    waiting.expect_line("Connected!");
+    let stderr = server.stderr();
+    assert_eq!(
+        stderr.matches("accept failed").count(),
+        1,
+        "stderr: {stderr}"
+    );
+    assert!(server.wait_for_stderr("accept works again", DEADLINE));
+    waiting.send_line("exit");
+    waiting.expect_line("bye");
+}
+
+#[test]
+fn the_client_refuses_a_line_without_end_from_the_server() {
+    cli::assert_client_bounds_lines(CLIENT, &[], b"hello\n");
 }

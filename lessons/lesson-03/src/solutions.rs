@@ -59,7 +59,8 @@ pub fn connection_rng(seed: u64, connection: u64) -> StdRng {
 /// Exercise 4: wake the thread blocked in accept.
 pub fn wake_acceptor(listening: SocketAddr) -> io::Result<()> {
     // accept() returns when a connection arrives, so make one. 0.0.0.0 (or ::) is a fine
-    // address to bind, meaning "all local addresses", but not one to connect to.
+    // address to bind, meaning "all local addresses"; as a destination Linux connects it to
+    // loopback but Windows refuses it, so connect to loopback, which works everywhere.
     let ip = match listening.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),

@@ -115,6 +115,20 @@ pub fn assert_connection_refused(client: &str, args: &[&str], stdin: &[u8]) {
     assert!(out.stderr.contains("refused"), "{}", out.stderr);
 }
 
+/// A client talking to a server that sends bytes and never a newline stops reading at its line
+/// limit (64 KiB) and exits with status 1 and one sentence, instead of filling its memory.
+/// `args` come after `--addr ADDR`.
+pub fn assert_client_bounds_lines(client: &str, args: &[&str], stdin: &[u8]) {
+    let addr = crate::client::serve_endless_line().to_string();
+    let out = run(client, &["--addr", &addr], args, stdin);
+    assert_fails_in_one_sentence(&out, &format!("{client} facing a line without end"));
+    assert!(
+        out.stderr.contains("a line over 65536 bytes"),
+        "{}",
+        out.stderr
+    );
+}
+
 fn assert_fails_in_one_sentence(out: &Finished, what: &str) {
     assert_eq!(out.code(), Some(1), "{what}: stderr: {}", out.stderr);
     assert_one_sentence(&out.stderr);

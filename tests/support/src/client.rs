@@ -145,3 +145,22 @@ impl Client {
 pub fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
+
+/// A hostile server for testing clients: it accepts one connection and sends bytes without
+/// ever a newline (up to 64 MiB, or until the client goes away). Returns its address.
+pub fn serve_endless_line() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("a bound address");
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let chunk = [b'x'; 64 * 1024];
+        for _ in 0..1024 {
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    addr
+}

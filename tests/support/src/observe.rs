@@ -120,6 +120,31 @@ fn state_name(number: u8) -> &'static str {
     }
 }
 
+/// The lowest file descriptor number that process `pid` has free: the number its next new
+/// socket would get (from the entries of `/proc/PID/fd`).
+pub fn first_free_descriptor(pid: u32) -> usize {
+    let open: Vec<usize> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("/proc/PID/fd is readable")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    (0..).find(|fd| !open.contains(fd)).unwrap()
+}
+
+/// Sets the soft limit on open files (RLIMIT_NOFILE) of the running process `pid`, with the
+/// `prlimit` command of util-linux. At [`first_free_descriptor`], every new socket it opens or accepts
+/// fails with EMFILE ("too many open files"). Panics if `prlimit` fails.
+pub fn set_open_files_limit(pid: u32, soft: usize) {
+    let status = Command::new("prlimit")
+        .arg(format!("--pid={pid}"))
+        .arg(format!("--nofile={soft}:"))
+        .status()
+        .expect("the prlimit command (util-linux) runs");
+    assert!(
+        status.success(),
+        "prlimit --pid={pid} --nofile={soft}: failed"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

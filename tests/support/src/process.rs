@@ -27,6 +27,8 @@ pub struct Server {
     addr: SocketAddr,
     stdout: Receiver<String>,
     stderr: Arc<Mutex<Tail>>,
+    /// The thread that copies stderr into `stderr`; it ends at the end of the stream.
+    stderr_reader: thread::JoinHandle<()>,
     /// The server leads a process group of its own: stopping it stops the whole group.
     group: bool,
 }
@@ -70,7 +72,16 @@ impl Server {
 
     /// Like [`Server::start_command`], but says why the server did not start.
     pub fn try_start_command(command: Command) -> Result<Server, String> {
-        Server::launch(command, false)
+        Server::launch(command, false, false)
+    }
+
+    /// Like [`Server::start`], but closes the server's stdout once its first line is read, as
+    /// `server | head -1` does: every later write to stdout fails (EPIPE).
+    #[track_caller]
+    pub fn start_then_close_stdout(bin: &str, args: &[&str]) -> Server {
+        let mut command = Command::new(bin);
+        command.arg("--addr").arg("127.0.0.1:0").args(args);
+        Server::launch(command, false, true).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Like [`Server::try_start_command`], in a process group of its own: when the server is
@@ -78,10 +89,14 @@ impl Server {
     /// server that forks) is killed with it.
     pub fn try_start_group(mut command: Command) -> Result<Server, String> {
         command.process_group(0);
-        Server::launch(command, true)
+        Server::launch(command, true, false)
     }
 
-    fn launch(mut command: Command, group: bool) -> Result<Server, String> {
+    fn launch(
+        mut command: Command,
+        group: bool,
+        only_first_line: bool,
+    ) -> Result<Server, String> {
         let program = format!("{command:?}");
         let mut child = command
             .stdin(Stdio::null())
@@ -94,9 +109,11 @@ impl Server {
         // pipe and the test can wait for a line with a deadline.
         let stdout = child.stdout.take().expect("stdout is piped");
         let (tx, lines) = mpsc::sync_channel(MAX_LINES);
-        thread::spawn(move || read_lines(stdout, &tx));
+        // With `only_first_line`, the reader stops after one line and drops the pipe's reading
+        // end, as `server | head -1` does.
+        thread::spawn(move || read_lines(stdout, &tx, only_first_line));
         let stderr = Arc::new(Mutex::new(Tail::default()));
-        collect_into(
+        let stderr_reader = collect_into(
             child.stderr.take().expect("stderr is piped"),
             Arc::clone(&stderr),
         );
@@ -106,6 +123,7 @@ impl Server {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stdout: lines,
             stderr,
+            stderr_reader,
             group,
         };
 
@@ -238,6 +256,11 @@ impl Server {
         while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(2)) {
             stdout.push_str(&line);
             stdout.push('\n');
+        }
+        // The same for stderr: wait (at most 2 s) until its reader has seen the end of it.
+        let until = Instant::now() + Duration::from_secs(2);
+        while !self.stderr_reader.is_finished() && Instant::now() < until {
+            thread::sleep(Duration::from_millis(5));
         }
         let stderr = self.stderr();
         Finished {
@@ -383,7 +406,7 @@ fn collect_into(
 
 /// Sends each line of `stream` (lossily decoded, without its newline) to `lines`, each cut
 /// after [`MAX_LINE`] bytes; drops lines while [`MAX_LINES`] wait unread.
-fn read_lines(stream: impl Read, lines: &SyncSender<String>) {
+fn read_lines(stream: impl Read, lines: &SyncSender<String>, only_first_line: bool) {
     let mut reader = BufReader::new(stream);
     loop {
         let mut line = Vec::new();
@@ -405,6 +428,9 @@ fn read_lines(stream: impl Read, lines: &SyncSender<String>) {
         match lines.try_send(text) {
             Ok(()) | Err(TrySendError::Full(_)) => {}
             Err(TrySendError::Disconnected(_)) => return,
+        }
+        if only_first_line {
+            return;
         }
         if too_long {
             skip_line(&mut reader);
@@ -457,7 +483,7 @@ mod tests {
         let mut endless = vec![b'x'; 10 * MAX_LINE];
         endless.extend_from_slice(b"\nnext\n");
         let (tx, rx) = mpsc::sync_channel(MAX_LINES);
-        read_lines(&endless[..], &tx);
+        read_lines(&endless[..], &tx, false);
         let first = rx.try_recv().unwrap();
         assert_eq!(first.len(), MAX_LINE);
         assert_eq!(rx.try_recv().unwrap(), "next");

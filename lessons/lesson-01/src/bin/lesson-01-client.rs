@@ -3,7 +3,7 @@
 //! `cargo run -p lesson-01 --bin lesson-01-client -- hello` sends "hello"; with no message on
 //! the command line it reads one line from standard input.
 
-use std::io::{self, BufRead, BufReader, ErrorKind, IsTerminal, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, IsTerminal, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -75,17 +75,29 @@ fn run(args: &Args) -> Result<(), String> {
 }
 // ANCHOR_END: run
 
+/// The longest line we take from the server. A server that sends bytes and never a newline
+/// must not make us hold them all: we stop reading after this many.
+const MAX_LINE: u64 = 64 * 1024;
+
 /// One line from the server without its line ending; `None` when it closed the connection.
 fn read_line(from_server: &mut impl BufRead) -> Result<Option<String>, String> {
-    let mut line = String::new();
-    match from_server.read_line(&mut line) {
+    let mut bytes = Vec::new();
+    // take(): read_until stops after MAX_LINE + 2 bytes (`\r\n` included) even with no newline.
+    match from_server
+        .by_ref()
+        .take(MAX_LINE + 2)
+        .read_until(b'\n', &mut bytes)
+    {
         Ok(0) => Ok(None),
-        Ok(_) => Ok(Some(line.trim_end_matches(['\r', '\n']).to_string())),
+        Ok(n) if n as u64 == MAX_LINE + 2 && bytes.last() != Some(&b'\n') => {
+            Err(format!("the server sent a line over {MAX_LINE} bytes"))
+        }
+        Ok(_) => match String::from_utf8(bytes) {
+            Ok(line) => Ok(Some(line.trim_end_matches(['\r', '\n']).to_string())),
+            Err(_) => Err("the server sent bytes that are not UTF-8".to_string()),
+        },
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
             Err(format!("the server sent nothing for {TIMEOUT:?}"))
-        }
-        Err(e) if e.kind() == ErrorKind::InvalidData => {
-            Err("the server sent bytes that are not UTF-8".to_string())
         }
         Err(e) => Err(format!("reading from the server failed: {e}")),
     }

@@ -15,6 +15,9 @@ use clap::Parser;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the reply to a line we sent.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest line we take from the server. A server that sends bytes and never a newline
+/// must not make us hold them all: we stop reading after this many.
+const MAX_LINE: u64 = 64 * 1024;
 /// After this long without a greeting, say that we are waiting in the server's queue.
 const QUEUE_NOTICE: Duration = Duration::from_secs(1);
 
@@ -86,8 +89,8 @@ fn run(args: &Args) -> Result<(), String> {
         if line.trim_ascii_end() == b"exit" {
             // The server has the last word: after `bye` it closes its side (FIN). Wait for
             // that end of stream before we close ours, so the teardown goes in that order.
-            let mut rest = Vec::new();
-            let _ = from_server.read_to_end(&mut rest);
+            // Whatever comes before it is thrown away, not stored.
+            let _ = io::copy(&mut from_server, &mut io::sink());
             return Ok(());
         }
     }
@@ -108,7 +111,16 @@ fn wait_for_greeting(stream: &TcpStream, from_server: &mut impl BufRead) -> Resu
             .set_read_timeout(timeout)
             .map_err(|e| format!("cannot set a read timeout: {e}"))?;
         // read_until keeps what it read before a timeout in `bytes`; the next call goes on.
-        match from_server.read_until(b'\n', &mut bytes) {
+        // take() bounds the line: a server that never sends a newline cannot fill our memory.
+        let room = (MAX_LINE + 2).saturating_sub(bytes.len() as u64);
+        match from_server
+            .by_ref()
+            .take(room)
+            .read_until(b'\n', &mut bytes)
+        {
+            Ok(_) if bytes.last() != Some(&b'\n') && bytes.len() as u64 >= MAX_LINE + 2 => {
+                return Err(format!("the server sent a line over {MAX_LINE} bytes"));
+            }
             Ok(_) => break,
             Err(e) if is_timeout(&e) => {
                 eprintln!(
@@ -128,8 +140,16 @@ fn wait_for_greeting(stream: &TcpStream, from_server: &mut impl BufRead) -> Resu
 /// One line from the server without its line ending; `None` when it closed the connection.
 fn read_line(from_server: &mut impl BufRead) -> Result<Option<String>, String> {
     let mut bytes = Vec::new();
-    match from_server.read_until(b'\n', &mut bytes) {
+    // take(): read_until stops after MAX_LINE + 2 bytes (`\r\n` included) even with no newline.
+    match from_server
+        .by_ref()
+        .take(MAX_LINE + 2)
+        .read_until(b'\n', &mut bytes)
+    {
         Ok(0) => Ok(None),
+        Ok(n) if n as u64 == MAX_LINE + 2 && bytes.last() != Some(&b'\n') => {
+            Err(format!("the server sent a line over {MAX_LINE} bytes"))
+        }
         Ok(_) => Ok(Some(text_of(bytes))),
         Err(e) => Err(explain_io_error("waiting for a reply", e)),
     }

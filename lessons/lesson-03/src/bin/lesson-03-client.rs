@@ -3,7 +3,7 @@
 //!
 //! `cargo run -p lesson-03 --bin lesson-03-client`, or `printf 'hi\nexit\n' | ...` to pipe.
 
-use std::io::{self, BufRead, BufReader, ErrorKind, IsTerminal, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, IsTerminal, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -84,11 +84,23 @@ fn run(args: &Args) -> Result<(), String> {
 }
 // ANCHOR_END: run
 
+/// The longest line we take from the server. A server that sends bytes and never a newline
+/// must not make us hold them all: we stop reading after this many.
+const MAX_LINE: u64 = 64 * 1024;
+
 /// One line from the server without its line ending; `None` when it closed the connection.
 fn read_line(from_server: &mut impl BufRead) -> Result<Option<String>, String> {
     let mut bytes = Vec::new();
-    match from_server.read_until(b'\n', &mut bytes) {
+    // take(): read_until stops after MAX_LINE + 2 bytes (`\r\n` included) even with no newline.
+    match from_server
+        .by_ref()
+        .take(MAX_LINE + 2)
+        .read_until(b'\n', &mut bytes)
+    {
         Ok(0) => Ok(None),
+        Ok(n) if n as u64 == MAX_LINE + 2 && bytes.last() != Some(&b'\n') => {
+            Err(format!("the server sent a line over {MAX_LINE} bytes"))
+        }
         Ok(_) => {
             let text = String::from_utf8_lossy(&bytes);
             Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
