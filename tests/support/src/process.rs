@@ -92,11 +92,7 @@ impl Server {
         Server::launch(command, true, false)
     }
 
-    fn launch(
-        mut command: Command,
-        group: bool,
-        only_first_line: bool,
-    ) -> Result<Server, String> {
+    fn launch(mut command: Command, group: bool, only_first_line: bool) -> Result<Server, String> {
         let program = format!("{command:?}");
         let mut child = command
             .stdin(Stdio::null())
