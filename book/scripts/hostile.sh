@@ -15,6 +15,7 @@
 set -euo pipefail
 trap 'echo "hostile.sh: failed at line $LINENO" >&2' ERR
 out=${1:?usage: hostile.sh OUTPUT_DIR}
+. "$(dirname "$0")/common.sh"
 cd "$(dirname "$0")/../.."
 mkdir -p "$out"
 tmp=$(mktemp -d)
@@ -25,13 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-have() {
-  if command -v "$1" >/dev/null 2>&1; then return 0; fi
-  echo "hostile.sh: $1 is not installed; leaving the old $2" >&2
-  return 1
-}
-
-cargo build --release --quiet -p lesson-02 -p lesson-03
+bounded 600 cargo build --release --quiet -p lesson-02 -p lesson-03
 bin=target/release
 
 # Starts "$@" with stdout and stderr in $tmp/log, waits (at most 10 s) for `listening on`,
@@ -133,7 +128,7 @@ if have python3 emfile.txt && have prlimit emfile.txt; then
   {
     echo '$ cargo run --release -p lesson-03 -- --workers 2 --queue 2'
     echo "\$ prlimit --pid \$(pidof lesson-03) --nofile=$free:    # no descriptor left"
-    prlimit --pid "$server_pid" --nofile="$free":
+    bounded 10 prlimit --pid "$server_pid" --nofile="$free":
     echo '# five clients connect, one after another:'
     timeout 20 python3 - "$port" <<'EOF'
 import socket, sys
@@ -143,7 +138,7 @@ for i in range(5):
     c.close()
 EOF
     echo "\$ prlimit --pid \$(pidof lesson-03) --nofile=1024:    # descriptors again"
-    prlimit --pid "$server_pid" --nofile=1024:
+    bounded 10 prlimit --pid "$server_pid" --nofile=1024:
     timeout 20 python3 - "$port" <<'EOF'
 import socket, sys
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
