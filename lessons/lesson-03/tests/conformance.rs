@@ -13,6 +13,8 @@ fn the_server_passes_every_check_of_the_checker() {
     let server = Server::start(env!("CARGO_BIN_EXE_lesson-03"), &["--idle-timeout", "2"]);
     let options = Options {
         idle_timeout: Some(Duration::from_secs(2)),
+        // The server bounds each line in total, not per read: hold it to the slowloris checks.
+        min_rate: Some(16 << 10),
         ..Options::default()
     };
     // With the PID, the half-close check also measures that the server does not spin.
