@@ -8,7 +8,7 @@
 //! - [`cli`] checks the command-line conventions every lesson's programs follow.
 //! - [`exercise`] runs a learner's exercise with a deadline and reports pass or fail with a hint.
 //! - [`observe`] looks through `/proc`: a process's CPU time, the TCP sockets and their states.
-//! - [`seed`] runs the original Python programs from `../shared/seed-python/`, unmodified.
+//! - [`originals`] runs the original Python programs, kept in `tests/originals/`.
 //!
 //! Nothing here sleeps to synchronise: every wait is on an event (a line, an exit, a byte) and
 //! every wait is bounded by a deadline, so a broken server fails a test instead of hanging it.
@@ -17,8 +17,8 @@ pub mod cli;
 pub mod client;
 pub mod exercise;
 pub mod observe;
+pub mod originals;
 pub mod process;
-pub mod seed;
 
 pub use client::Client;
 pub use process::{Finished, Server, run_to_end};
