@@ -139,7 +139,6 @@ impl Servers {
     }
 }
 
-// ANCHOR: original
 /// Starts the original `threaded_server.py` (`tests/originals/`) on a free port, under the
 /// course's memory cap, and waits until it has stopped starting threads.
 fn start_original() -> Result<Server, String> {
@@ -149,7 +148,6 @@ fn start_original() -> Result<Server, String> {
     // Measure it in that state, the one it is in a moment after it starts.
     originals::start_threaded_server()
 }
-// ANCHOR_END: original
 
 // ANCHOR: measure
 /// Puts the load `config` on `server` and reads, around it, what the server paid.

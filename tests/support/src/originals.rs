@@ -101,6 +101,7 @@ pub fn start_server(script: &str) -> Result<Server, String> {
     })
 }
 
+// ANCHOR: threaded
 /// Starts `threaded_server.py` and waits until it has reached its thread limit: its main loop
 /// starts threads, each blocking in `accept()`, until the cap makes `Thread.start()` fail; the
 /// main thread dies of that error, and the threads already started (not daemons) keep the
@@ -121,6 +122,7 @@ pub fn start_threaded_server() -> Result<Server, String> {
     }
     Ok(server)
 }
+// ANCHOR_END: threaded
 
 /// What a test that needs the originals does with one: takes it, or fails, saying that the
 /// test needs python3 and why it could not run.
