@@ -300,31 +300,23 @@ fn the_original_cannot_restart_while_a_connection_is_in_time_wait() {
         );
         let mut python = Command::new("python3");
         python.arg("-c").arg(program);
-        run_to_end(python, b"", DEADLINE)
+        let out = run_to_end(python, b"", DEADLINE);
+        assert_ne!(out.code(), Some(0), "the bind should fail");
+        // The last line of the traceback: the error.
+        out.stderr
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string()
     };
-    let plain = bind(false);
-    assert_ne!(plain.code(), Some(0), "the bind should fail");
-    let error = plain
-        .stderr
-        .trim_end()
-        .lines()
-        .last()
-        .unwrap_or("")
-        .to_string();
+    let error = bind(false);
     assert!(error.contains("Address already in use"), "{error}");
     println!("observed: restarting server.py within a minute: bind failed: {error}");
 
     // Even a new server that sets SO_REUSEADDR cannot bind: on Linux the connection in
     // TIME_WAIT must come from a socket that had SO_REUSEADDR too, and server.py's did not.
-    let reuse = bind(true);
-    assert_ne!(reuse.code(), Some(0), "the bind should fail");
-    let error = reuse
-        .stderr
-        .trim_end()
-        .lines()
-        .last()
-        .unwrap_or("")
-        .to_string();
+    let error = bind(true);
     assert!(error.contains("Address already in use"), "{error}");
     println!("observed: the same bind with SO_REUSEADDR set, after server.py: {error}");
 }
