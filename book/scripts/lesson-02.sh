@@ -3,15 +3,18 @@
 #
 #   book/scripts/regen-output.sh lesson-02
 #
-# regen-output.sh builds the binaries, holds the lock on port 8888 and passes the output
-# directory (book/src/output/lesson-02) as $1. The commands written into the files are the ones
-# a reader types (`cargo run -q ...`); the script runs the same binaries from target/debug.
+# regen-output.sh builds the binaries and passes the output directory
+# (book/src/output/lesson-02) as $1. The commands written into the files are the ones a reader
+# types (`cargo run -q ...`); the script runs the same binaries from target/debug. Each part
+# runs in a network namespace of its own (common.sh; needs root), all at the same time, so each
+# finds port 8888 free and no TIME_WAIT left by another.
 #
-# Tools: ss is needed. nc (OpenBSD netcat), tcpdump (with the right to capture on lo, e.g.
-# root), strace and python3 (for the original programs in tests/originals/) are used when
-# present; a step whose tool is missing says so and leaves its old file as it was.
+# Tools: ss and nstat are needed. nc (OpenBSD netcat), tcpdump, strace and python3 (for the
+# original programs in tests/originals/) are used when present; a step whose tool is missing
+# says so and leaves its old file as it was.
 set -uo pipefail
-out=$1
+. "$(dirname "$0")/common.sh"
+out=$(realpath "$1")
 cd "$(dirname "$0")/../.."
 server=target/debug/lesson-02
 client=target/debug/lesson-02-client
@@ -27,35 +30,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-note() { echo "lesson-02.sh: $*" >&2; }
-have() {
-  command -v "$1" >/dev/null 2>&1 && return 0
-  note "$1 is not installed; leaving $2 as it was"
-  return 1
-}
-# Polls a condition for at most 10 s.
-wait_until() {
-  for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done
-  note "gave up waiting for: $*"
-  return 1
-}
-# TIME_WAIT lasts 60 s. A server without SO_REUSEADDR (server.py, lesson 02 with
-# --no-reuseaddr, other lessons) cannot bind a port that has one, so wait them out.
-port_has_no_time_wait() { [ -z "$(ss -tanH state time-wait "( sport = :$1 )")" ]; }
-wait_out_time_wait() {
-  port_has_no_time_wait "$1" && return 0
-  note "waiting for the TIME_WAIT connections on port $1 to expire (up to a minute)"
-  for _ in $(seq 70); do port_has_no_time_wait "$1" && return 0; sleep 1; done
-  note "port $1 still has connections in TIME_WAIT"
-}
 gone() { ! kill -0 "$1" 2>/dev/null; }
 listening_on() { [ -n "$(ss -tlnH "( sport = :$1 )")" ]; }
 
-# start_server LOG ARGS...: lesson 02's server in the background; its pid in $server_pid.
+# start_server LOG ARGS...: lesson 02's server in the background (at most 120 s); its pid in
+# $server_pid.
 start_server() {
   local log=$1
   shift
-  "$server" "$@" >"$log" 2>&1 &
+  timeout -k 2 120 "$server" "$@" >"$log" 2>&1 &
   server_pid=$!
   background+=("$server_pid")
   wait_until grep -q '^listening on' "$log"
@@ -63,234 +46,335 @@ start_server() {
 stop_server() {
   kill "$server_pid" 2>/dev/null
   wait "$server_pid" 2>/dev/null
+  return 0
 }
 # The local port of this shell's connection on file descriptor FD to port 8888.
 my_port() {
   ss -tanpH "( dport = :8888 )" | grep "pid=$$,fd=$1)" | awk '{print $4}' | sed 's/.*://'
 }
-# A shell command line as the reader types it.
-show() { printf '$ %s\n' "$*"; }
-
-wait_out_time_wait 8888
-wait_out_time_wait 8889
+# The lesson's client, for at most 15 s.
+client() { bounded 15 "$client" "$@"; }
 
 # --- the original server.py spinning after a half-close, seen with strace ------------------
-if have python3 original-spin.txt && have strace original-spin.txt && have nc original-spin.txt; then
+part_spin() {
+  have python3 original-spin.txt && have strace original-spin.txt && have nc original-spin.txt ||
+    return 0
   # As it is: server.py binds 127.0.0.1:8888 itself.
-  python3 -u "$originals/server.py" >"$tmp/py.out" 2>"$tmp/py.err" &
-  py=$!
+  timeout -k 2 60 python3 -u "$originals/server.py" >"$tmp/py.out" 2>"$tmp/py.err" &
+  local py=$!
   background+=("$py")
-  if wait_until listening_on 8888; then
-    # "hi", then -N: shutdown(SHUT_WR) at the end of the input. nc keeps reading.
-    printf 'hi' | nc -N 127.0.0.1 8888 >/dev/null &
-    ncpid=$!
-    background+=("$ncpid")
-    sleep 0.3
-    timeout 0.2 strace -p "$py" -e trace=recvfrom,sendto -o "$tmp/py.strace" 2>/dev/null
-    kill "$ncpid" 2>/dev/null
-    wait_until gone "$py"
-    {
-      show "python3 server.py &"
-      show "printf 'hi' | nc -N 127.0.0.1 8888 > /dev/null &"
-      show "sudo strace -p \$(pgrep -f server.py) -e trace=recvfrom,sendto"
-      grep -E '^(recvfrom|sendto)' "$tmp/py.strace" | head -n 6
-      echo "..."
-      echo "# nc is stopped: its kernel answers the next send with RST"
-      tail -n 1 "$tmp/py.err"
-    } >"$out/original-spin.txt"
-  fi
-  kill "$py" 2>/dev/null
-  wait "$py" 2>/dev/null
-fi
+  wait_until listening_on 8888 || return 1
+  # "hi", then -N: shutdown(SHUT_WR) at the end of the input. nc keeps reading.
+  printf 'hi' | timeout -k 2 30 nc -N 127.0.0.1 8888 >/dev/null &
+  local ncpid=$!
+  background+=("$ncpid")
+  sleep 0.3
+  timeout 0.2 strace -p "$py" -e trace=recvfrom,sendto -o "$tmp/py.strace" 2>/dev/null
+  kill "$ncpid" 2>/dev/null
+  wait_until gone "$py"
+  {
+    show "python3 server.py & py=\$!     # \$!: the pid of the program just started"
+    show "printf 'hi' | nc -N 127.0.0.1 8888 > /dev/null &"
+    show "sudo strace -p \$py -e trace=recvfrom,sendto"
+    grep -E '^(recvfrom|sendto)' "$tmp/py.strace" | head -n 6
+    echo "..."
+    echo "# nc is stopped: its kernel answers the next send with RST"
+    tail -n 1 "$tmp/py.err"
+  } >"$out/original-spin.txt"
+}
 
 # --- ss: the states of one connection, opened and closed by hand -----------------------------
-start_server "$tmp/ss.log" --addr 127.0.0.1:8888
-{
-  show "ss -tln '( sport = :8888 )'"
-  ss -tln '( sport = :8888 )'
-  echo
-  show "exec 3<>/dev/tcp/127.0.0.1/8888    # bash opens a connection on descriptor 3"
-  exec 3<>/dev/tcp/127.0.0.1/8888
-  show "read -r line <&3; echo \"\$line\""
-  read -r line <&3
-  echo "$line"
-  port=$(my_port 3)
-  show "ss -tan '( sport = :$port or dport = :$port )'"
-  ss -tan "( sport = :$port or dport = :$port )"
-  echo
-  show "echo exit >&3; read -r line <&3; echo \"\$line\""
-  echo exit >&3
-  read -r line <&3
-  echo "$line"
-  # The server closes its side after bye: the next read is the end of the stream.
-  read -r -t 2 line <&3
-  sleep 0.2
-  show "ss -tan '( sport = :$port or dport = :$port )'"
-  ss -tan "( sport = :$port or dport = :$port )"
-  echo
-  show "exec 3<&-    # close our side"
-  exec 3<&-
-  sleep 0.2
-  show "ss -tano '( sport = :$port or dport = :$port )'"
-  ss -tano "( sport = :$port or dport = :$port )"
-} >"$out/ss-states.txt"
-stop_server
-
-# --- a session: the server, two clients one after the other ---------------------------------
-start_server "$tmp/session.log" --addr 127.0.0.1:8888
-{
-  show "printf 'hello\nworld\nexit\n' | $run_client"
-  printf 'hello\nworld\nexit\n' | "$client"
-  show "printf 'again\n' | $run_client"
-  printf 'again\n' | "$client"
-} >"$out/client-session.txt" 2>&1
-wait_until grep -q 'after 1 message' "$tmp/session.log"
-{
-  show "$run_server"
-  cat "$tmp/session.log"
-} >"$out/server-session.txt"
-
-# --- nc: half-close, bytes that are not UTF-8, a last line with no newline ---------------------
-if have nc nc.txt; then
-  lines_before=$(wc -l <"$tmp/session.log")
+part_states() {
+  start_server "$tmp/ss.log" --addr 127.0.0.1:8888
   {
-    show "printf 'one\ntwo\n' | nc -N 127.0.0.1 8888"
-    printf 'one\ntwo\n' | nc -N 127.0.0.1 8888
-    show "printf 'caf\xc3\xa9\n\xff\xfe\nexit\n' | nc 127.0.0.1 8888"
-    printf 'caf\xc3\xa9\n\xff\xfe\nexit\n' | nc 127.0.0.1 8888
-    show "printf 'one\ntwo' | nc -N 127.0.0.1 8888"
-    printf 'one\ntwo' | nc -N 127.0.0.1 8888
-  } >"$out/nc.txt" 2>&1
-  wait_until grep -q 'no newline' "$tmp/session.log"
+    show "ss -tln '( sport = :8888 )'"
+    ss -tln '( sport = :8888 )'
+    echo
+    show "exec 3<>/dev/tcp/127.0.0.1/8888    # bash opens a connection on descriptor 3"
+    exec 3<>/dev/tcp/127.0.0.1/8888
+    show "read -r line <&3; echo \"\$line\""
+    read -r -t 5 line <&3
+    echo "$line"
+    port=$(my_port 3)
+    show "ss -tan '( sport = :$port or dport = :$port )'"
+    ss -tan "( sport = :$port or dport = :$port )"
+    echo
+    show "echo exit >&3"
+    echo exit >&3
+    # The server answers bye and shuts down its side: its FIN arrives; we have read nothing yet.
+    wait_until grep -q 'said exit' "$tmp/ss.log"
+    sleep 0.2
+    show "ss -tan '( sport = :$port or dport = :$port )'"
+    ss -tan "( sport = :$port or dport = :$port )"
+    echo
+    show "read -r line <&3; echo \"\$line\"; read -r line <&3 || echo '(end of stream)'"
+    read -r -t 5 line <&3
+    echo "$line"
+    read -r -t 5 line <&3 || echo '(end of stream)'
+    show "ss -tan '( sport = :$port or dport = :$port )'"
+    ss -tan "( sport = :$port or dport = :$port )"
+    echo
+    show "exec 3<&-    # close our side"
+    exec 3<&-
+    sleep 0.2
+    show "ss -tano '( sport = :$port or dport = :$port )'"
+    ss -tano "( sport = :$port or dport = :$port )"
+  } >"$out/ss-states.txt"
+  stop_server
+}
+
+# --- a session: the server, two clients one after the other; then nc --------------------------
+part_session() {
+  start_server "$tmp/session.log" --addr 127.0.0.1:8888
   {
-    echo "# what the server printed meanwhile (stdout and stderr)"
-    tail -n +"$((lines_before + 1))" "$tmp/session.log"
-  } >"$out/nc-server.txt"
-fi
-stop_server
+    show "printf 'hello\nworld\nexit\n' | $run_client"
+    printf 'hello\nworld\nexit\n' | client
+    show "printf 'again\n' | $run_client"
+    printf 'again\n' | client
+  } >"$out/client-session.txt" 2>&1
+  wait_until grep -q 'after 1 message' "$tmp/session.log"
+  {
+    show "$run_server"
+    cat "$tmp/session.log"
+  } >"$out/server-session.txt"
+
+  # nc: half-close, bytes that are not UTF-8, a last line with no newline.
+  if have nc nc.txt; then
+    local lines_before
+    lines_before=$(wc -l <"$tmp/session.log")
+    {
+      show "printf 'one\ntwo\n' | nc -N 127.0.0.1 8888"
+      printf 'one\ntwo\n' | bounded 15 nc -N 127.0.0.1 8888
+      show "printf 'caf\xc3\xa9\n\xff\xfe\nexit\n' | nc 127.0.0.1 8888"
+      printf 'caf\xc3\xa9\n\xff\xfe\nexit\n' | bounded 15 nc 127.0.0.1 8888
+      show "printf 'one\ntwo' | nc -N 127.0.0.1 8888"
+      printf 'one\ntwo' | bounded 15 nc -N 127.0.0.1 8888
+    } >"$out/nc.txt" 2>&1
+    wait_until grep -q 'no newline' "$tmp/session.log"
+    {
+      echo "# what the server printed meanwhile (stdout and stderr)"
+      tail -n +"$((lines_before + 1))" "$tmp/session.log"
+    } >"$out/nc-server.txt"
+  fi
+  stop_server
+}
 
 # --- tcpdump: one whole conversation on the wire ------------------------------------------------
-if have tcpdump tcpdump.txt; then
+part_tcpdump() {
+  have tcpdump tcpdump.txt || return 0
   start_server "$tmp/dump.log" --addr 127.0.0.1:8888
-  tcpdump -i lo -n -U --immediate-mode -w "$tmp/capture.pcap" 'tcp port 8888' 2>"$tmp/tcpdump.err" &
-  dump=$!
+  timeout -k 2 30 tcpdump -i lo -n -U --immediate-mode -w "$tmp/capture.pcap" 'tcp port 8888' \
+    2>"$tmp/tcpdump.err" &
+  local dump=$!
   background+=("$dump")
-  if wait_until grep -q 'listening on' "$tmp/tcpdump.err"; then
-    printf 'hello\nexit\n' | "$client" >"$tmp/dump-client.txt"
-    sleep 0.5
-    kill "$dump"
-    wait "$dump" 2>/dev/null
-    {
-      show "sudo tcpdump -i lo -n -t 'tcp port 8888'"
-      tcpdump -r "$tmp/capture.pcap" -n -t 2>/dev/null
-    } >"$out/tcpdump.txt"
-    {
-      show "printf 'hello\nexit\n' | $run_client"
-      cat "$tmp/dump-client.txt"
-    } >"$out/tcpdump-client.txt"
-  else
-    note "tcpdump could not capture on lo; leaving tcpdump.txt as it was"
-  fi
+  wait_until grep -q 'listening on' "$tmp/tcpdump.err" || return 1
+  printf 'hello\nexit\n' | client >"$tmp/dump-client.txt"
+  sleep 0.5
+  kill "$dump"
+  wait "$dump" 2>/dev/null
+  {
+    show "sudo tcpdump -i lo -n -t 'tcp port 8888'"
+    bounded 10 tcpdump -r "$tmp/capture.pcap" -n -t 2>/dev/null
+  } >"$out/tcpdump.txt"
+  {
+    show "printf 'hello\nexit\n' | $run_client"
+    cat "$tmp/dump-client.txt"
+  } >"$out/tcpdump-client.txt"
   stop_server
-fi
+}
 
 # --- strace: the system calls of our server during one conversation ------------------------------
-if have strace strace-server.txt; then
-  start_server "$tmp/strace.log" --addr 127.0.0.1:8888
-  strace -p "$server_pid" -e trace=accept4,recvfrom,sendto,shutdown,close -o "$tmp/server.strace" \
-    2>"$tmp/strace.err" &
-  tracer=$!
-  background+=("$tracer")
-  if wait_until grep -q 'attached' "$tmp/strace.err"; then
-    printf 'hello\nexit\n' | "$client" >/dev/null
-    wait_until grep -q 'said exit' "$tmp/strace.log"
-    sleep 0.2
-    kill "$tracer"
-    wait "$tracer" 2>/dev/null
-    {
-      show "sudo strace -p \$(pgrep lesson-02) -e trace=accept4,recvfrom,sendto,shutdown,close"
-      grep -v 'detached' "$tmp/server.strace" | head -n 12
-    } >"$out/strace-server.txt"
-  fi
+part_strace() {
+  have strace strace-server.txt || return 0
+  timeout -k 2 60 strace -o "$tmp/server.strace" -e trace=accept4,recvfrom,sendto,shutdown,close \
+    "$server" --addr 127.0.0.1:8888 >"$tmp/strace.log" 2>&1 &
+  background+=("$!")
+  server_pid=$!
+  wait_until grep -q '^listening on' "$tmp/strace.log" || return 1
+  printf 'hello\nexit\n' | client >/dev/null
+  wait_until grep -q 'said exit' "$tmp/strace.log"
   stop_server
-fi
+  {
+    show "cargo build -q -p lesson-02"
+    show "strace -e trace=accept4,recvfrom,sendto,shutdown,close target/debug/lesson-02"
+    # From the first accept4 on; before it the loader and the runtime close files of their own.
+    sed -n '/^accept4/,$p' "$tmp/server.strace" | grep -v -e 'SIGTERM' -e '+++' | head -n 12
+  } >"$out/strace-server.txt"
+}
 
-# --- the backlog: a second client waits until the first leaves --------------------------------
-start_server "$tmp/backlog.log" --addr 127.0.0.1:8888
-{
-  echo "# client A connects and is greeted"
+# Client A, bash on descriptor 3: connects and reads its greeting; says exit, reads bye and
+# the end of the stream, and closes. Each shows the commands as the reader types them.
+a_arrives() {
   show "exec 3<>/dev/tcp/127.0.0.1/8888; read -r line <&3; echo \"\$line\""
   exec 3<>/dev/tcp/127.0.0.1/8888
-  read -r line <&3
+  read -r -t 5 line <&3
   echo "$line"
-  echo "# client B connects too: the connect succeeds at once"
-  show "exec 4<>/dev/tcp/127.0.0.1/8888; read -r -t 1 line <&4 || echo '(nothing after 1 s)'"
-  exec 4<>/dev/tcp/127.0.0.1/8888
-  read -r -t 1 line <&4 || echo '(nothing after 1 s)'
-  show "echo early >&4     # B's line waits in its socket's receive buffer"
-  echo early >&4
-  sleep 0.1
-  show "ss -tln '( sport = :8888 )'"
-  ss -tln '( sport = :8888 )'
-  show "ss -tan exclude time-wait '( sport = :8888 or dport = :8888 )'"
-  ss -tan exclude time-wait '( sport = :8888 or dport = :8888 )'
+}
+a_leaves() {
   echo "# A leaves"
   show "echo exit >&3; read -r line <&3; echo \"\$line\"; exec 3<&-"
   echo exit >&3
-  read -r line <&3
+  read -r -t 5 line <&3
   echo "$line"
   read -r -t 2 line <&3
   exec 3<&-
-  echo "# now the server accepts B, which gets its greeting and the reply to its early line"
-  show "read -r line <&4; echo \"\$line\"; read -r line <&4; echo \"\$line\""
-  read -r -t 5 line <&4
-  echo "$line"
-  read -r -t 5 line <&4
-  echo "$line"
-  echo exit >&4
-  read -r -t 2 line <&4
-  read -r -t 2 line <&4
-  exec 4<&-
-} >"$out/backlog.txt"
-stop_server
+}
+
+# --- the backlog: a second client waits until the first leaves --------------------------------
+part_backlog() {
+  start_server "$tmp/backlog.log" --addr 127.0.0.1:8888
+  {
+    echo "# client A connects and is greeted"
+    a_arrives
+    echo "# client B connects too: the connect succeeds at once"
+    show "exec 4<>/dev/tcp/127.0.0.1/8888; read -r -t 1 line <&4 || echo '(nothing after 1 s)'"
+    exec 4<>/dev/tcp/127.0.0.1/8888
+    read -r -t 1 line <&4 || echo '(nothing after 1 s)'
+    show "echo early >&4     # B's line waits in its socket's receive buffer"
+    echo early >&4
+    sleep 0.1
+    show "ss -tln '( sport = :8888 )'"
+    ss -tln '( sport = :8888 )'
+    show "ss -tan '( sport = :8888 or dport = :8888 )'"
+    ss -tan '( sport = :8888 or dport = :8888 )'
+    a_leaves
+    echo "# now the server accepts B, which gets its greeting and the reply to its early line"
+    show "read -r line <&4; echo \"\$line\"; read -r line <&4; echo \"\$line\""
+    read -r -t 5 line <&4
+    echo "$line"
+    read -r -t 5 line <&4
+    echo "$line"
+    echo exit >&4
+    read -r -t 2 line <&4
+    read -r -t 2 line <&4
+    exec 4<&-
+  } >"$out/backlog.txt"
+  stop_server
+}
+
+# --- a full accept queue: the SYN retries, and the kernel's counters ----------------------------
+# part_syn FILE LINEAR: lesson 02 busy with client A; 129 more connections fill its accept queue
+# (backlog 128, plus one); the next connect's SYNs are dropped and retried. The namespace's
+# tcp_syn_linear_timeouts is set to LINEAR (4 is the default since Linux 6.5; 0 is the older
+# behaviour), and tcp_syn_retries to 4 instead of 6, so that connect gives up after about half a
+# minute instead of two.
+part_syn() {
+  local file=$1 linear=$2
+  have tcpdump "$file" || return 0
+  sysctl -q -w net.ipv4.tcp_syn_linear_timeouts="$linear" net.ipv4.tcp_syn_retries=4
+  start_server "$tmp/syn.log" --addr 127.0.0.1:8888
+  exec 3<>/dev/tcp/127.0.0.1/8888
+  read -r -t 5 line <&3
+  # nstat keeps its last reading in a history file: one of our own, so that the other parts'
+  # readings do not mix with ours. From here on, nstat shows what changed.
+  export NSTAT_HISTORY=$tmp/nstat.history
+  nstat -n
+  local i fds=()
+  for i in $(seq 129); do
+    exec {fd}<>/dev/tcp/127.0.0.1/8888
+    fds+=("$fd")
+  done
+  timeout -k 2 60 tcpdump -i lo -nn -ttttt -l 'tcp[tcpflags] & tcp-syn != 0 and dst port 8888' \
+    >"$tmp/syn.dump" 2>"$tmp/syn.err" &
+  local dump=$!
+  background+=("$dump")
+  wait_until grep -q 'listening on' "$tmp/syn.err" || return 1
+  local start end status
+  start=$(date +%s.%N)
+  bounded 60 bash -c 'exec 5<>/dev/tcp/127.0.0.1/8888' 2>"$tmp/connect.err"
+  status=$?
+  end=$(date +%s.%N)
+  sleep 0.2
+  kill "$dump"
+  wait "$dump" 2>/dev/null
+  {
+    show "sysctl net.ipv4.tcp_syn_linear_timeouts net.ipv4.tcp_syn_retries"
+    sysctl net.ipv4.tcp_syn_linear_timeouts net.ipv4.tcp_syn_retries
+    echo "# client A is served; 129 more clients connected and wait in the accept queue"
+    show "ss -tln '( sport = :8888 )'"
+    ss -tln '( sport = :8888 )'
+    echo "# one more client: its SYNs, as tcpdump sees them (time since the first)"
+    show "sudo tcpdump -i lo -nn -ttttt 'tcp[tcpflags] & tcp-syn != 0 and dst port 8888'"
+    sed -E 's/(Flags \[S\]).*/\1/' "$tmp/syn.dump"
+    printf '# connect() gave up after %.1f s (exit status %s): %s\n' \
+      "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$status" "$(sed 's/.*: //' "$tmp/connect.err" | tail -n 1)"
+    show "nstat TcpExtListenOverflows TcpExtListenDrops TcpExtSyncookiesSent"
+    nstat -z TcpExtListenOverflows TcpExtListenDrops TcpExtSyncookiesSent | grep -v '^#'
+  } >"$out/$file"
+  for fd in "${fds[@]}"; do exec {fd}<&-; done
+  exec 3<&-
+  stop_server
+}
+part_syn_linear() { part_syn syn-linear.txt 4; }
+part_syn_exponential() { part_syn syn-exponential.txt 0; }
+
+# --- a client that resets while it waits in the accept queue ------------------------------------
+part_reset() {
+  have python3 reset-in-queue.txt && have strace reset-in-queue.txt || return 0
+  timeout -k 2 60 strace -o "$tmp/reset.strace" -e trace=accept4,recvfrom,sendto \
+    "$server" --addr 127.0.0.1:8888 >"$tmp/reset.log" 2>&1 &
+  server_pid=$!
+  background+=("$server_pid")
+  wait_until grep -q '^listening on' "$tmp/reset.log" || return 1
+  {
+    echo "# client A connects and is served"
+    a_arrives
+    echo "# client B connects, waits in the accept queue, and resets (SO_LINGER 0, then close)"
+    show "python3 -c 'import socket, struct; b = socket.create_connection((\"127.0.0.1\", 8888)); b.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack(\"ii\", 1, 0)); b.close()'"
+    bounded 10 python3 -c 'import socket, struct; b = socket.create_connection(("127.0.0.1", 8888)); b.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); b.close()'
+    show "ss -tan '( sport = :8888 )'"
+    ss -tan '( sport = :8888 )'
+    a_leaves
+    wait_until grep -q 'reset' "$tmp/reset.log"
+    stop_server
+    echo "# the server's system calls (it ran under strace -e trace=accept4,recvfrom,sendto)"
+    # Only the calls that returned: the server was stopped in its last accept4.
+    grep -E '^(accept4|recvfrom|sendto)' "$tmp/reset.strace" | grep -v -e 'ERESTART' -e 'unfinished'
+    echo "# and its log"
+    cat "$tmp/reset.log"
+  } >"$out/reset-in-queue.txt"
+}
 
 # --- restarting: with SO_REUSEADDR at once; without it, not while TIME_WAIT lasts ----------------
-start_server "$tmp/restart.log" --addr 127.0.0.1:8888
-printf 'exit\n' | "$client" >/dev/null
-wait_until grep -q 'said exit' "$tmp/restart.log"
-stop_server
-{
-  echo "# the server ran, a client said exit, the server was stopped"
-  show "ss -tano state time-wait '( sport = :8888 )'"
-  ss -tano state time-wait '( sport = :8888 )'
-  show "$run_server"
-  start_server "$tmp/restart2.log" --addr 127.0.0.1:8888
-  cat "$tmp/restart2.log"
+part_restart() {
+  start_server "$tmp/restart.log" --addr 127.0.0.1:8888
+  printf 'exit\n' | client >/dev/null
+  wait_until grep -q 'said exit' "$tmp/restart.log"
   stop_server
-} >"$out/restart.txt"
+  {
+    echo "# the server ran, a client said exit, the server was stopped"
+    show "ss -tano state time-wait '( sport = :8888 )'"
+    ss -tano state time-wait '( sport = :8888 )'
+    show "$run_server"
+    start_server "$tmp/restart2.log" --addr 127.0.0.1:8888
+    cat "$tmp/restart2.log"
+    stop_server
+  } >"$out/restart.txt"
 
-{
-  echo "# the same on port 8889, with SO_REUSEADDR turned off"
-  show "$run_server -- --addr 127.0.0.1:8889 --no-reuseaddr"
-  start_server "$tmp/noreuse.log" --addr 127.0.0.1:8889 --no-reuseaddr
-  cat "$tmp/noreuse.log"
-  printf 'exit\n' | "$client" --addr 127.0.0.1:8889 >/dev/null
-  wait_until grep -q 'said exit' "$tmp/noreuse.log"
-  stop_server
-  echo "# a client said exit; the server was stopped, and started again:"
-  show "$run_server -- --addr 127.0.0.1:8889 --no-reuseaddr"
-  timeout 5 "$server" --addr 127.0.0.1:8889 --no-reuseaddr 2>&1
-  echo "[exit status $?]"
-  echo "# and even with SO_REUSEADDR on, as long as the old connection lasts:"
-  show "$run_server -- --addr 127.0.0.1:8889"
-  timeout 5 "$server" --addr 127.0.0.1:8889 2>&1
-  echo "[exit status $?]"
-} >"$out/no-reuseaddr.txt"
+  {
+    echo "# the same on port 8889, with SO_REUSEADDR turned off"
+    show "$run_server -- --addr 127.0.0.1:8889 --no-reuseaddr"
+    start_server "$tmp/noreuse.log" --addr 127.0.0.1:8889 --no-reuseaddr
+    cat "$tmp/noreuse.log"
+    printf 'exit\n' | client --addr 127.0.0.1:8889 >/dev/null
+    wait_until grep -q 'said exit' "$tmp/noreuse.log"
+    stop_server
+    echo "# a client said exit; the server was stopped, and started again:"
+    show "$run_server -- --addr 127.0.0.1:8889 --no-reuseaddr"
+    bounded 5 "$server" --addr 127.0.0.1:8889 --no-reuseaddr 2>&1
+    echo "[exit status $?]"
+    echo "# and even with SO_REUSEADDR on, as long as the old connection lasts:"
+    show "$run_server -- --addr 127.0.0.1:8889"
+    bounded 5 "$server" --addr 127.0.0.1:8889 2>&1
+    echo "[exit status $?]"
+  } >"$out/no-reuseaddr.txt"
+}
 
 # --- the original's failures, as our tests observe them ------------------------------------------
-if have python3 original-tests.txt; then
-  if ! cargo test -q -p lesson-02 --test original -- --ignored --nocapture --test-threads=1 \
-    >"$tmp/original.txt" 2>&1; then
+part_original() {
+  have python3 original-tests.txt || return 0
+  if ! bounded 300 cargo test -q -p lesson-02 --test original -- --ignored --nocapture \
+    --test-threads=1 >"$tmp/original.txt" 2>&1; then
     note "the tests of server.py failed; leaving original-tests.txt as it was"
     cat "$tmp/original.txt" >&2
   else
@@ -299,8 +383,9 @@ if have python3 original-tests.txt; then
       grep -o 'observed: .*' "$tmp/original.txt"
     } >"$out/original-tests.txt"
   fi
-fi
+}
 
-# Leave port 8888 as we found it: the next lesson's server may not set SO_REUSEADDR.
-wait_out_time_wait 8888
-echo "lesson-02.sh: done"
+run_parts "$out" spin states session tcpdump strace backlog syn_linear syn_exponential reset \
+  restart original || exit 1
+[ -n "${BOOK_PART:-}" ] || exit 0
+"part_$BOOK_PART"

@@ -12,6 +12,7 @@
 # keep the options here and there the same.
 # Needs python3; without it, says so and leaves the files as they were.
 set -euo pipefail
+. "$(dirname "$0")/common.sh"
 out=${1:?usage: original.sh OUTPUT_DIR}
 checker=target/debug/checker
 
@@ -26,7 +27,7 @@ run() {
   {
     echo "\$ cargo run -p checker -- ${args[*]}"
     # The checker exits 1 when a check fails, which is the point here.
-    "$checker" "${args[@]}" || true
+    bounded 300 "$checker" "${args[@]}" || true
   } >"$out/$file.tmp"
   mv "$out/$file.tmp" "$out/$file"
   echo "wrote $out/$file"

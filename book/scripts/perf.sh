@@ -12,10 +12,12 @@
 # would lack the original that the chapter discusses, so the script says so and leaves the old
 # output as it was.
 set -euo pipefail
+. "$(dirname "$0")/common.sh"
 out=$(realpath "$1")
 
 if ! command -v python3 >/dev/null 2>&1; then
   echo "perf.sh: python3 is not installed; leaving $out as it was" >&2
   exit 0
 fi
-cargo run --release --quiet -p perf -- --out "$out"
+# Every point lasts at least a second (the tool's default): 300 s is enough for all of them.
+bounded 660 cargo run --release --quiet -p perf -- --out "$out" --budget 300

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use test_support::cli::{self, assert_one_sentence};
+use test_support::cli::{self, assert_failed_with};
 use test_support::{Client, DEADLINE, Server, originals, run_to_end};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson-01");
@@ -79,9 +79,7 @@ fn client_that_sends_nothing_and_leaves() {
     conn.expect_line("Connected!");
     drop(conn);
     let done = server.finish(DEADLINE);
-    assert_eq!(done.code(), Some(1));
-    assert_one_sentence(&done.stderr);
-    assert!(done.stderr.contains("without sending"), "{}", done.stderr);
+    assert_failed_with(&done, "without sending");
 }
 
 #[test]
@@ -91,9 +89,7 @@ fn client_that_connects_and_says_nothing_is_timed_out() {
     conn.expect_line("Connected!");
     conn.expect_close();
     let done = server.finish(DEADLINE);
-    assert_eq!(done.code(), Some(1));
-    assert_one_sentence(&done.stderr);
-    assert!(done.stderr.contains("sent nothing"), "{}", done.stderr);
+    assert_failed_with(&done, "sent nothing");
 }
 
 #[test]
@@ -127,10 +123,5 @@ fn the_original_python_client_talks_to_our_server() {
 
 #[test]
 fn the_command_line_conventions_hold() {
-    cli::assert_help(SERVER);
-    cli::assert_help(CLIENT);
-    cli::assert_port_in_use(SERVER, &[]);
-    cli::assert_bad_addresses_refused(SERVER, &[], b"");
-    cli::assert_bad_addresses_refused(CLIENT, &["hi"], b"");
-    cli::assert_connection_refused(CLIENT, &["hi"], b"");
+    cli::assert_server_and_client(SERVER, CLIENT, &["hi"], b"");
 }

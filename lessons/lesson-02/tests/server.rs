@@ -7,7 +7,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use test_support::cli::{self, assert_one_sentence};
+use test_support::cli::{self, assert_failed_with};
 use test_support::client::is_timeout;
 use test_support::observe::wait_for_tcp_socket;
 use test_support::{Client, DEADLINE, Server, run_to_end};
@@ -332,9 +332,7 @@ fn without_reuseaddr_a_restart_fails_while_a_connection_is_in_time_wait() {
     drop(server);
 
     let out = run_to_end(server_at(addr, &["--no-reuseaddr"]), b"", DEADLINE);
-    assert_eq!(out.code(), Some(1), "stdout: {}", out.stdout);
-    assert_one_sentence(&out.stderr);
-    assert!(out.stderr.contains("TIME_WAIT"), "{}", out.stderr);
+    assert_failed_with(&out, "TIME_WAIT");
     println!(
         "observed: restart without SO_REUSEADDR: {}",
         out.stderr.trim_end()
@@ -375,14 +373,8 @@ fn the_client_says_one_sentence_when_the_server_disappears() {
     });
     let out = run_to_end(client(&addr), b"hello\n", DEADLINE);
     stand_in.join().unwrap();
-    assert_eq!(out.code(), Some(1));
     assert_eq!(out.stdout, "Connected!\n");
-    assert_one_sentence(&out.stderr);
-    assert!(
-        out.stderr.contains("closed the connection"),
-        "{}",
-        out.stderr
-    );
+    assert_failed_with(&out, "closed the connection");
 
     // And one that closes before it greets.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -390,9 +382,7 @@ fn the_client_says_one_sentence_when_the_server_disappears() {
     let stand_in = thread::spawn(move || drop(listener.accept().unwrap()));
     let out = run_to_end(client(&addr), b"hello\n", DEADLINE);
     stand_in.join().unwrap();
-    assert_eq!(out.code(), Some(1));
-    assert_one_sentence(&out.stderr);
-    assert!(out.stderr.contains("before greeting"), "{}", out.stderr);
+    assert_failed_with(&out, "before greeting");
 }
 
 #[test]
@@ -402,22 +392,10 @@ fn the_client_reports_an_error_reply_and_the_close_that_follows() {
     input.extend_from_slice(b"\nnext\n");
     let out = run_to_end(client(&server.addr().to_string()), &input, DEADLINE);
     assert_eq!(out.stdout, "Connected!\nerror: line too long\n");
-    assert_eq!(out.code(), Some(1));
-    assert_one_sentence(&out.stderr);
-    assert!(
-        out.stderr.contains("closed the connection"),
-        "{}",
-        out.stderr
-    );
+    assert_failed_with(&out, "closed the connection");
 }
 
 #[test]
 fn the_command_line_conventions_hold() {
-    cli::assert_help(SERVER);
-    cli::assert_help(CLIENT);
-    // SO_REUSEADDR does not let a second program listen where one already listens.
-    cli::assert_port_in_use(SERVER, &[]);
-    cli::assert_bad_addresses_refused(SERVER, &[], b"");
-    cli::assert_bad_addresses_refused(CLIENT, &[], b"hi\n");
-    cli::assert_connection_refused(CLIENT, &[], b"hi\n");
+    cli::assert_server_and_client(SERVER, CLIENT, &[], b"hi\n");
 }

@@ -16,9 +16,8 @@ use std::io::{self, BufWriter, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use lesson_04::protocol::{
-    FileInfo, Frame, Header, Kind, MAX_PAYLOAD, read_frame, receive_data, sha256_of, write_frame,
-};
+use lesson_04::connection::{read_frame, receive_data, sha256_of, write_frame};
+use lesson_04::frame::{FileInfo, Frame, Header, Kind, MAX_DATA};
 use test_support::Server;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson-04");
@@ -73,7 +72,7 @@ fn upload(addr: SocketAddr, file: &[u8]) {
         name: NAME,
     });
     write_frame(&mut stream, &offer).unwrap();
-    let mut buf = [0u8; MAX_PAYLOAD];
+    let mut buf = [0u8; MAX_DATA];
     assert!(matches!(
         read_frame(&mut stream, &mut buf),
         Ok(Some(Frame::Ready))
@@ -98,7 +97,7 @@ fn measure(addr: SocketAddr, way: Way) -> (u32, Duration) {
         len: NAME.len(),
     }
     .encode();
-    let mut buf = [0u8; MAX_PAYLOAD];
+    let mut buf = [0u8; MAX_DATA];
     let started = Instant::now();
     let mut count = 0;
     while count < MAX_ROUND_TRIPS && started.elapsed() < DURATION {

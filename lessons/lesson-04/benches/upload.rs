@@ -3,7 +3,7 @@
 //! the server's peak resident memory too: it must not grow with the file.
 //!
 //! ```text
-//! cargo bench -p lesson-04 --bench upload                  # 256 MiB, best of 3
+//! cargo bench -p lesson-04 --bench upload                  # 256 MiB, 5 rounds
 //! cargo bench -p lesson-04 --bench upload -- --mib 1024    # 1 GiB
 //! ```
 //!
@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lesson_04::protocol::sha256_of;
+use lesson_04::connection::sha256_of;
 use test_support::Server;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson-04");
@@ -26,7 +26,7 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_lesson-04-client");
 
 fn main() {
     let mut mib: u64 = 256;
-    let mut rounds: u32 = 3;
+    let mut rounds: u32 = 5;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -46,31 +46,33 @@ fn main() {
     write_test_file(&file, bytes);
     let store = scratch.join("store");
 
-    println!("upload of {mib} MiB over 127.0.0.1, best of {rounds} rounds");
-
-    let raw = best(rounds, || raw_copy(bytes));
     println!(
-        "raw std::io::copy, socket to socket:        {:>8.1} MB/s",
-        mb_per_s(bytes, raw)
+        "upload of {mib} MiB over 127.0.0.1, {rounds} rounds each: median MB/s (slowest to fastest)"
     );
 
-    let copy = best(rounds, || {
+    let raw = Rounds::run(rounds, || raw_copy(bytes));
+    println!(
+        "raw std::io::copy, socket to socket:        {}",
+        raw.show(bytes)
+    );
+
+    let copy = Rounds::run(rounds, || {
         raw_file_copy(&file, &scratch.join("copy.bin"), bytes)
     });
     println!(
-        "raw std::io::copy, file to socket to file:  {:>8.1} MB/s  (with fsync, no checksum)",
-        mb_per_s(bytes, copy)
+        "raw std::io::copy, file to socket to file:  {}  with fsync, no checksum",
+        copy.show(bytes)
     );
 
-    let hash = best(rounds, || {
+    let hash = Rounds::run(rounds, || {
         let started = Instant::now();
         let (size, _) = sha256_of(&mut File::open(&file).unwrap()).unwrap();
         assert_eq!(size, bytes);
         started.elapsed()
     });
     println!(
-        "SHA-256 of the file alone (one core):       {:>8.1} MB/s",
-        mb_per_s(bytes, hash)
+        "SHA-256 of the file alone (one core):       {}",
+        hash.show(bytes)
     );
 
     let max_size = format!("{}", bytes + 1);
@@ -79,7 +81,7 @@ fn main() {
         &["--dir", store.to_str().unwrap(), "--max-size", &max_size],
     );
     let mut n = 0;
-    let upload = best(rounds, || {
+    let upload = Rounds::run(rounds, || {
         n += 1;
         let name = format!("round-{n}.bin");
         let started = Instant::now();
@@ -98,12 +100,12 @@ fn main() {
         fs::remove_file(store.join(&name)).unwrap();
         took
     });
-    let ratio = mb_per_s(bytes, upload) / mb_per_s(bytes, raw);
-    let of_copy = mb_per_s(bytes, upload) / mb_per_s(bytes, copy);
+    // Ratios of medians, each from this run: the same machine, the same load.
+    let ratio = upload.median_rate(bytes) / raw.median_rate(bytes);
+    let of_copy = upload.median_rate(bytes) / copy.median_rate(bytes);
     println!(
-        "lesson-04-client send -> lesson-04 server:  {:>8.1} MB/s  ({ratio:.2}x raw, \
-         {of_copy:.2}x the file copy)",
-        mb_per_s(bytes, upload)
+        "lesson-04-client send -> lesson-04 server:  {}  {ratio:.2}x raw, {of_copy:.2}x the file copy",
+        upload.show(bytes)
     );
     println!("  (hashes the file, sends it in 64 KiB frames; the server hashes, writes, fsyncs)");
     println!(
@@ -115,9 +117,30 @@ fn main() {
     let _ = fs::remove_dir_all(&scratch);
 }
 
-/// The fastest of `rounds` runs: the least disturbed by whatever else the machine does.
-fn best(rounds: u32, mut run: impl FnMut() -> Duration) -> Duration {
-    (0..rounds).map(|_| run()).min().unwrap()
+/// The durations of `rounds` runs, sorted: the median, and the spread around it, which says how
+/// much whatever else the machine was doing moved the figure.
+struct Rounds(Vec<Duration>);
+
+impl Rounds {
+    fn run(rounds: u32, mut run: impl FnMut() -> Duration) -> Rounds {
+        let mut took: Vec<Duration> = (0..rounds).map(|_| run()).collect();
+        took.sort();
+        Rounds(took)
+    }
+
+    fn median_rate(&self, bytes: u64) -> f64 {
+        mb_per_s(bytes, self.0[self.0.len() / 2])
+    }
+
+    /// `552.1 MB/s (540.2-560.3)`: the median rate, then the slowest and fastest rounds.
+    fn show(&self, bytes: u64) -> String {
+        let slowest = mb_per_s(bytes, self.0[self.0.len() - 1]);
+        let fastest = mb_per_s(bytes, self.0[0]);
+        format!(
+            "{:>8.1} MB/s ({slowest:.1}-{fastest:.1})",
+            self.median_rate(bytes)
+        )
+    }
 }
 
 fn mb_per_s(bytes: u64, took: Duration) -> f64 {

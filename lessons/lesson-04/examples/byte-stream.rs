@@ -12,7 +12,8 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use lesson_04::protocol::{Frame, MAX_PAYLOAD, read_frame, write_frame};
+use lesson_04::connection::{read_frame, write_frame};
+use lesson_04::frame::{Frame, MAX_DATA};
 
 fn main() {
     glued();
@@ -135,7 +136,7 @@ fn length_prefixed() {
         );
     }
     busy_for_a_moment();
-    let mut buf = [0u8; MAX_PAYLOAD];
+    let mut buf = [0u8; MAX_DATA];
     for _ in 0..2 {
         // read_frame: read_exact of the 6-byte header, then read_exact of the length it gives.
         match read_frame(&mut &server, &mut buf) {

@@ -1,10 +1,19 @@
-//! Lesson 04's library: the wire protocol shared by the server (`src/main.rs`), the client
-//! (`src/bin/lesson-04-client.rs`), the tests and the benchmarks, and the exercises.
+//! Lesson 04's library: what the server (`src/main.rs`), the client
+//! (`src/bin/lesson-04-client.rs`), the tests and the benchmarks share, and the exercises.
 //!
-//! - [`protocol`]: frames, their byte layout, and moving a file's bytes through one buffer.
+//! - [`cli`]: addresses, sizes and bind errors, for the command lines.
+//! - [`frame`]: frames, their types and their byte layout; no I/O.
+//! - [`connection`]: reading and writing frames on a stream, and a file's bytes through them.
+//! - [`failure`]: how a request can fail, and what the client is told.
+//! - [`folder`]: the server's folder: which names are allowed, temporary files, the listing.
 //! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-04 -- --ignored`.
 //! - [`solutions`]: our answers. Try first, then compare.
 
+pub mod cli;
+pub mod connection;
+pub mod descriptors;
 pub mod exercises;
-pub mod protocol;
+pub mod failure;
+pub mod folder;
+pub mod frame;
 pub mod solutions;

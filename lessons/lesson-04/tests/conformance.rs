@@ -30,6 +30,8 @@ fn the_server_passes_every_check_of_the_checker() {
     let options = Options {
         idle_timeout: Some(Duration::from_secs(2)),
         max_size: Some(1 << 20),
+        // The server's default --min-rate: the slow-frame and slow-upload checks hold it to it.
+        min_rate: Some(16 << 10),
         ..Options::default()
     };
     let target = Target::running_with_pid(server.addr(), server.pid());

@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use lesson_04::protocol::{Header, Kind};
+use lesson_04::frame::{Header, Kind};
 use lesson_04::{exercises, solutions};
 use test_support::exercise::{Exercise, assert_fails, report, run_bounded};
 

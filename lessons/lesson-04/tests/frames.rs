@@ -3,9 +3,9 @@
 
 use std::io::{self, Read};
 
-use lesson_04::protocol::{
+use lesson_04::connection::{ReadError, read_frame};
+use lesson_04::frame::{
     ErrorCode, FileInfo, Frame, HEADER_LEN, Header, MAGIC, MAX_DATA, MAX_MESSAGE, MAX_NAME,
-    MAX_PAYLOAD, ReadError, read_frame,
 };
 use proptest::prelude::*;
 
@@ -111,9 +111,8 @@ proptest! {
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        let _ = Frame::decode(&bytes);
         let mut reader = &bytes[..];
-        let mut buf = [0u8; MAX_PAYLOAD];
+        let mut buf = [0u8; MAX_DATA];
         // Read frames until the bytes run out or stop making sense; it must end, not panic.
         for _ in 0..bytes.len() + 1 {
             match read_frame(&mut reader, &mut buf) {
@@ -134,8 +133,7 @@ proptest! {
         let mut bytes = vec![MAGIC, kind];
         bytes.extend_from_slice(&len.to_be_bytes());
         bytes.extend_from_slice(&payload);
-        let _ = Frame::decode(&bytes);
-        let mut buf = [0u8; MAX_PAYLOAD];
+        let mut buf = [0u8; MAX_DATA];
         let _ = read_frame(&mut &bytes[..], &mut buf);
     }
 
@@ -143,7 +141,7 @@ proptest! {
     fn every_header_decodes_or_is_refused_and_good_ones_round_trip(bytes in any::<[u8; HEADER_LEN]>()) {
         if let Ok(header) = Header::decode(bytes) {
             prop_assert_eq!(header.encode(), bytes);
-            prop_assert!(header.len <= MAX_PAYLOAD);
+            prop_assert!(header.len <= MAX_DATA);
         }
     }
 
@@ -151,11 +149,18 @@ proptest! {
     fn encode_then_decode_gives_the_frame_back(owned in owned_frame()) {
         let frame = owned.frame();
         let bytes = frame.encode().unwrap();
-        prop_assert_eq!(Frame::decode(&bytes).unwrap(), Some((frame, bytes.len())));
-        // Every proper prefix is "not complete yet", never an error or a different frame.
-        for cut in [0, 1, HEADER_LEN - 1, HEADER_LEN, bytes.len() - 1] {
+        let mut buf = [0u8; MAX_DATA];
+        let mut reader = &bytes[..];
+        prop_assert_eq!(read_frame(&mut reader, &mut buf).unwrap(), Some(frame));
+        prop_assert!(reader.is_empty(), "the frame took exactly its own bytes");
+        // Every proper prefix is a stream that ended inside a frame: an error, never a frame.
+        // (The empty prefix is a clean end between frames.)
+        for cut in [1, HEADER_LEN - 1, HEADER_LEN, bytes.len() - 1] {
             if cut < bytes.len() {
-                prop_assert_eq!(Frame::decode(&bytes[..cut]).unwrap(), None);
+                match read_frame(&mut &bytes[..cut], &mut buf) {
+                    Err(ReadError::Io(e)) => prop_assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof),
+                    other => prop_assert!(false, "a prefix of {} bytes read as {:?}", cut, other),
+                }
             }
         }
     }
@@ -170,7 +175,7 @@ proptest! {
             stream.extend_from_slice(&owned.frame().encode().unwrap());
         }
         let mut reader = Pieces { bytes: &stream, sizes, next: 0 };
-        let mut buf = [0u8; MAX_PAYLOAD];
+        let mut buf = [0u8; MAX_DATA];
         for owned in &frames {
             let got = read_frame(&mut reader, &mut buf);
             match got {

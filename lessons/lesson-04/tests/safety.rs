@@ -12,7 +12,7 @@ use std::process::Command;
 use common::{
     Raw, Reply, SERVER, Scratch, client, names_in, pattern, sha256, start, still_serves, wait_until,
 };
-use lesson_04::protocol::{ErrorCode, FileInfo, Frame, MAGIC};
+use lesson_04::frame::{ErrorCode, FileInfo, Frame, MAGIC};
 use test_support::{DEADLINE, Server};
 
 /// A store that already holds one file, so "left as it was" means something.

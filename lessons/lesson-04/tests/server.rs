@@ -13,7 +13,7 @@ use common::{
     CLIENT, Raw, Reply, SERVER, Scratch, client, names_in, pattern, sha256, start, still_serves,
     wait_until,
 };
-use lesson_04::protocol::{ErrorCode, Frame, hex};
+use lesson_04::frame::{ErrorCode, Frame, hex};
 use test_support::cli::{self, assert_one_sentence};
 use test_support::{DEADLINE, run_to_end};
 

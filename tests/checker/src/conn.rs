@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 
+use crate::check::Verdict;
 use crate::report::{Outcome, fail};
 
 /// The longest line the checker reads from a server: a reply longer than this is a fault.
@@ -250,6 +251,36 @@ impl Conn {
             }
         }
         Ok(self.pending.drain(..n).collect())
+    }
+
+    /// Sends `bytes` one at a time, one every `gap`, reading (and dropping) whatever the
+    /// server sends, until the server closes the connection or `limit` has passed. `Ok`: it
+    /// closed; `Err`: a failure saying how long it stayed open.
+    pub fn trickle(&mut self, bytes: &[u8], gap: Duration, limit: Duration) -> Verdict {
+        let started = Instant::now();
+        let mut sent = 0;
+        while started.elapsed() < limit {
+            if let Some(byte) = bytes.get(sent) {
+                // A write that fails: the server has closed (or reset) the connection.
+                if self.stream.write_all(&[*byte]).is_err() {
+                    return Ok(());
+                }
+                sent += 1;
+            }
+            let wait = gap.min(limit.saturating_sub(started.elapsed()));
+            match self.drain(wait, 0).end {
+                End::Closed | End::Reset => return Ok(()),
+                End::StillOpen => {}
+            }
+        }
+        Err(fail(
+            format!(
+                "the connection still open after {:.1} s, {sent} bytes sent one every {:.2} s",
+                started.elapsed().as_secs_f64(),
+                gap.as_secs_f64()
+            ),
+            format!("the connection closed within {:.1} s", limit.as_secs_f64()),
+        ))
     }
 
     /// Half-closes: sends FIN, so the server reads end of stream, while we can still read.

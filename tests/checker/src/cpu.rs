@@ -18,12 +18,19 @@ mod tests {
         let Some(before) = used(std::process::id()) else {
             return println!("skipped: no /proc here");
         };
+        // Spins until 100 ms of CPU time show, for ten seconds at most: on a loaded machine a
+        // spinning thread gets only a share of a CPU, so wall time says little.
         let started = Instant::now();
         let mut x = 0u64;
-        while started.elapsed() < Duration::from_millis(300) {
-            x = std::hint::black_box(x.wrapping_add(1));
+        let mut after = before;
+        while after - before < Duration::from_millis(100)
+            && started.elapsed() < test_support::DEADLINE
+        {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            after = used(std::process::id()).unwrap();
         }
-        let after = used(std::process::id()).unwrap();
         assert!(
             after - before >= Duration::from_millis(100),
             "{before:?} → {after:?}"

@@ -9,6 +9,11 @@ use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use socket2::{Domain, Socket, Type};
+
+use crate::check::{Probe, Verdict};
+use crate::report::{Outcome, fail};
+
 /// How a crowd of connections went.
 pub struct Crowd {
     pub count: usize,
@@ -121,4 +126,78 @@ pub fn burst(
         served: served.into_inner(),
         first_wrong: first_wrong.into_inner().unwrap(),
     }
+}
+
+/// How many connections [`threads_stay_flat`] holds open at once.
+pub const HELD: usize = 200;
+/// How many threads a server may add while [`HELD`] connections are open: a few started on
+/// demand are fine, one per connection is not.
+pub const THREAD_SLACK: usize = 8;
+/// The longest [`threads_stay_flat`] watches the thread count.
+const WATCH: Duration = Duration::from_secs(2);
+
+/// [`HELD`] connections opened at once (without waiting for each handshake) and held, while
+/// the server's thread count is read from `/proc/PID/status` every 20 ms, for the checker's
+/// timeout (two seconds at most). Fails when it grows by more than [`THREAD_SLACK`]; skipped
+/// without the server's process id.
+pub fn threads_stay_flat(p: &Probe) -> Verdict {
+    let Some(pid) = p.pid else {
+        return Err(Outcome::Skip(
+            "the server's process id is unknown: give --pid PID".into(),
+        ));
+    };
+    let Some(before) = threads(pid) else {
+        return Err(Outcome::Skip(format!(
+            "cannot read /proc/{pid}/status (not Linux, or not the server's process id)"
+        )));
+    };
+    let held = connect_many(p.addr, HELD);
+    let started = Instant::now();
+    let mut most = before;
+    while started.elapsed() < p.options.timeout.min(WATCH) && most <= before + THREAD_SLACK {
+        // A server that has exited has no threads left to count.
+        most = most.max(threads(pid).unwrap_or(0));
+        // Polling a count that only /proc shows; not synchronisation by sleeping.
+        thread::sleep(Duration::from_millis(20));
+    }
+    drop(held);
+    if most > before + THREAD_SLACK {
+        return Err(fail(
+            format!(
+                "{most} threads with {HELD} connections open, {before} before ({:.1} s after \
+                 they were opened)",
+                started.elapsed().as_secs_f64()
+            ),
+            format!(
+                "at most {} threads: a bounded number, not one per connection",
+                before + THREAD_SLACK
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `count` connections to `addr`, each started without waiting for its handshake (a
+/// non-blocking connect): the kernels complete them while the caller goes on.
+fn connect_many(addr: SocketAddr, count: usize) -> Vec<Socket> {
+    (0..count)
+        .filter_map(|_| {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).ok()?;
+            socket.set_nonblocking(true).ok()?;
+            match socket.connect(&addr.into()) {
+                Ok(()) => Some(socket),
+                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Some(socket),
+                Err(_) => None,
+            }
+        })
+        .collect()
+}
+
+/// The number of threads of process `pid`, from `/proc/PID/status`.
+fn threads(pid: u32) -> Option<usize> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
 }

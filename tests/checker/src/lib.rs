@@ -14,14 +14,18 @@
 //! For the line protocols of lessons 01 to 03 ([`lines`]): the greeting, replies, counting,
 //! `exit`, end of stream; then a client that vanishes mid-line, one that resets, one that
 //! half-closes, bytes that are not UTF-8, a character split across packets, a line of 1 MiB, a
-//! silent client, a slow client, `a\nexit\n` in one packet, 200 connections dropped at once,
-//! 1,000 connections in a burst.
+//! silent client, a slow client, `a\nexit\n` in one packet, the same followed by 1 MiB (a
+//! lingering close), a line trickled a byte at a time (slowloris, with [`Options::min_rate`]),
+//! 200 connections held while the server's threads are counted (with its process id), 200
+//! connections dropped at once, 1,000 connections in a burst.
 //!
 //! For lesson 04's binary frames ([`frames`]): an upload, `get` back byte for byte, `list`, a
 //! file of 0 bytes, a missing file, a wrong checksum, end of stream; then a bad magic byte, an
-//! unknown frame type, an impossible length, unsafe names, a size over the server's limit, a
-//! client that resets halfway through an upload, a silent client, an idle timeout, a name
-//! already taken, 200 connections dropped at once, 1,000 connections in a burst. The follow-up
+//! unknown frame type, an impossible length, unsafe names, a size over the server's limit (alone,
+//! and followed by 1 MiB of DATA frames), a client that resets halfway through an upload, a
+//! silent client, an idle timeout, a frame and an upload trickled (with
+//! [`Options::min_rate`]), a name already taken, 200 connections held while the server's
+//! threads are counted, 200 connections dropped at once, 1,000 connections in a burst. The follow-up
 //! after each is a small upload downloaded back intact. Every upload goes under a name unique to
 //! the run, so the checker can run again and again against the same server.
 //!
@@ -68,6 +72,12 @@
 //!    `Server` of its own. Lesson 04 (in `lessons/lesson-04/tests/conformance.rs`) starts its
 //!    server on a fresh folder, with `--idle-timeout 2 --max-size 1M`, and tells the checker
 //!    both: `Options { idle_timeout: Some(..), max_size: Some(1 << 20), .. }`.
+//!
+//! The check `bounded-threads` needs the server's process id (`Target::running_with_pid`, or
+//! a server the checker starts), and is skipped without it. A server that holds its clients to
+//! total deadlines (a line or frame whole within the idle timeout, an upload at a minimum
+//! rate) says so with `Options { min_rate: Some(16 * 1024), .. }`, the rate it was started
+//! with: the slowloris checks then run too.
 //!
 //! [`Report::assert_all_passed`] fails the test, printing the whole report, when any check
 //! failed or was skipped (a skipped check proves nothing). A run takes about ten seconds on a
@@ -172,6 +182,11 @@ pub struct Options {
     /// Lesson 04: the largest upload the server accepts (its `--max-size`), if known. The check
     /// `too-large` declares one byte more; without it, 2^60 bytes, more than any server takes.
     pub max_size: Option<u64>,
+    /// The server's `--min-rate`, in bytes per second, if it claims total deadlines: a line or
+    /// a frame must arrive whole within the idle timeout, and an upload (lesson 04) at least at
+    /// this average rate over each idle-timeout window. With it, the slowloris checks run;
+    /// without it, they are left out, as a server with per-read timeouts would fail them.
+    pub min_rate: Option<u64>,
 }
 
 impl Default for Options {
@@ -183,6 +198,7 @@ impl Default for Options {
             only: Vec::new(),
             allow_remote: false,
             max_size: None,
+            min_rate: None,
         }
     }
 }
@@ -193,8 +209,9 @@ pub fn checks(lesson: Lesson, options: &Options) -> Vec<Check> {
         Lesson::L01 | Lesson::L02 | Lesson::L03 => lines::checks(lines::Spec {
             lesson,
             dialect: options.dialect,
+            total_deadlines: options.min_rate.is_some(),
         }),
-        Lesson::L04 => frames::checks(),
+        Lesson::L04 => frames::checks(options),
     }
 }
 
@@ -219,15 +236,31 @@ pub fn check_each(
     options: &Options,
     mut each: impl FnMut(&CheckResult),
 ) -> Result<Report, String> {
+    check_each_until(lesson, target, options, |result| {
+        each(result);
+        true
+    })
+}
+
+/// Like [`check_each`], but stops after the check for which `each` returns `false` (the
+/// command line stops when nobody reads its output any more).
+pub fn check_each_until(
+    lesson: Lesson,
+    target: &Target,
+    options: &Options,
+    mut each: impl FnMut(&CheckResult) -> bool,
+) -> Result<Report, String> {
     validate(lesson, target, options)?;
     let mut report = Report::default();
+    // Whether to go on: false once `each` has said stop.
     let mut record = |name: &str, outcome: Outcome| {
         let result = CheckResult {
             name: name.to_string(),
             outcome,
         };
-        each(&result);
+        let go_on = each(&result);
         report.results.push(result);
+        go_on
     };
     // A server that would not start once is not started again: each try may take seconds.
     let mut failed_start: Option<String> = None;
@@ -242,8 +275,12 @@ pub fn check_each(
         let (addr, pid, mut instance) = match started {
             Ok(started) => started,
             Err(why) => {
+                let mut go_on = true;
                 for name in check.names() {
-                    record(name, report::fail(why.clone(), "a server to check"));
+                    go_on &= record(name, report::fail(why.clone(), "a server to check"));
+                }
+                if !go_on {
+                    break;
                 }
                 failed_start = Some("the server did not start (see above)".into());
                 continue;
@@ -257,14 +294,18 @@ pub fn check_each(
         };
         let outcome = run(&check, &mut probe);
         let skipped = matches!(outcome, Outcome::Skip(_));
-        record(&check.name, outcome);
+        if !record(&check.name, outcome) {
+            break;
+        }
         if let Some(then) = &check.then {
             let outcome = if skipped {
                 Outcome::Skip(format!("{} was skipped", check.name))
             } else {
                 run(then, &mut probe)
             };
-            record(&then.name, outcome);
+            if !record(&then.name, outcome) {
+                break;
+            }
         }
         // Dropping `instance` here stops a server the checker started for this check.
     }

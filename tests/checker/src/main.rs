@@ -1,6 +1,5 @@
 //! `checker`: checks a server that claims one of the course's protocols, from the outside.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -70,17 +69,24 @@ struct Args {
 
     /// The idle timeout, in seconds, the server was started with. Without it the checks that
     /// wait for a silent client to be closed are skipped.
-    #[arg(long, value_name = "SECS")]
-    idle_timeout: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    idle_timeout: Option<Duration>,
 
     /// The longest wait, in seconds, for anything the protocol promises.
-    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
-    timeout: f64,
+    #[arg(long, value_name = "SECS", default_value = "3", value_parser = parse_seconds)]
+    timeout: Duration,
 
     /// Lesson 04: the largest upload the server accepts (its --max-size), in bytes or with K, M
     /// or G. The too-large check declares one byte more; without this, 2^60 bytes.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     max_size: Option<u64>,
+
+    /// The server's minimum upload rate, in bytes per second (with K, M or G), if it holds
+    /// clients to total deadlines: a line or frame whole within the idle timeout, an upload at
+    /// this average rate over each idle-timeout window. Giving it runs the slowloris checks,
+    /// which a server with per-read timeouts fails: for example 16K.
+    #[arg(long, value_name = "BYTES", value_parser = parse_rate)]
+    min_rate: Option<u64>,
 
     /// Run only this check (and its follow-up); repeat for more.
     #[arg(long, value_name = "NAME")]
@@ -117,6 +123,9 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
+        // Nobody reads any more (`checker | head -1`): stop quietly, like any Unix filter, and
+        // without claiming that every check passed.
+        Err(sentence) if sentence == CLOSED => ExitCode::FAILURE,
         Err(sentence) => {
             eprintln!("error: {sentence}");
             ExitCode::from(2)
@@ -132,18 +141,19 @@ fn run(args: &Args) -> Result<bool, String> {
             (DialectArg::Original, _) | (_, true) => Dialect::Original,
             (DialectArg::Course, false) => Dialect::Course,
         },
-        idle_timeout: args.idle_timeout.map(seconds).transpose()?,
-        timeout: seconds(args.timeout)?,
+        idle_timeout: args.idle_timeout,
+        timeout: args.timeout,
         only: args.only.clone(),
         allow_remote: args.allow_remote,
         max_size: args.max_size,
+        min_rate: args.min_rate,
     };
 
     if args.list {
         for check in checker::checks(lesson, &options) {
-            println!("{:<34} {}", check.name, check.proves);
+            say(&format!("{:<34} {}", check.name, check.proves))?;
             if let Some(then) = check.follow_up() {
-                println!("{:<34} {}", then.name, then.proves);
+                say(&format!("{:<34} {}", then.name, then.proves))?;
             }
         }
         return Ok(true);
@@ -160,12 +170,39 @@ fn run(args: &Args) -> Result<bool, String> {
             pid: args.pid,
         }
     };
-    let report = checker::check_each(lesson, &target, &options, |result| {
-        println!("{result}");
-        let _ = std::io::stdout().flush();
+    // A reader that has gone (`checker | head -1`) has seen all it wanted: the checks that are
+    // left would be shown to nobody, so they are not run.
+    let mut closed = None;
+    let report = checker::check_each_until(lesson, &target, &options, |result| {
+        match say(&result.to_string()) {
+            Ok(()) => true,
+            Err(why) => {
+                closed = Some(why);
+                false
+            }
+        }
     })?;
-    println!("{}", report.summary());
+    if let Some(why) = closed {
+        return Err(why);
+    }
+    say(&report.summary())?;
     Ok(report.success())
+}
+
+/// What [`say`] returns when stdout is closed.
+const CLOSED: &str = "stdout is closed";
+
+/// Prints one line on stdout; a closed stdout is [`CLOSED`], not a panic.
+fn say(line: &str) -> Result<(), String> {
+    test_support::cli::say(line).map_err(|_| CLOSED.to_string())
+}
+
+/// A minimum rate in bytes per second: a size (see [`parse_size`]) above 0.
+fn parse_rate(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err("a minimum rate of 0 bytes per second is no rule: give one above 0".into()),
+        rate => Ok(rate),
+    }
 }
 
 /// `4096`, `64K`, `100M`, `2G`: a number of bytes, with an optional suffix (powers of 1024).
@@ -182,13 +219,39 @@ fn parse_size(text: &str) -> Result<u64, String> {
     number.checked_mul(scale).ok_or_else(bad)
 }
 
-fn seconds(value: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(value).map_err(|_| format!("{value} is not a number of seconds"))
+/// The longest wait the checker accepts for any of its options: a day. Anything longer is a
+/// mistake (`1e19` would overflow a clock), and a day already outlasts any sensible check.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// A number of seconds, more than 0 and at most a day: `3`, `0.5`.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds such as 3 or 0.5"))?;
+    if !(value > 0.0 && value <= MAX_SECONDS) {
+        return Err(format!(
+            "{text} s is not a wait the checker can use: give more than 0 and at most \
+             {MAX_SECONDS} s (a day)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(value))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{parse_seconds, parse_size};
+    use std::time::Duration;
+
+    #[test]
+    fn waits_are_positive_and_at_most_a_day() {
+        assert_eq!(parse_seconds("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("86400"), Ok(Duration::from_secs(86_400)));
+        for bad in ["0", "-1", "1e19", "86401", "inf", "NaN", "", "three"] {
+            assert!(parse_seconds(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn sizes_take_the_same_suffixes_as_lesson_04() {

@@ -3,7 +3,6 @@
 //! checked one fault at a time).
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::panic::{self, AssertUnwindSafe};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -82,21 +81,25 @@ impl Target {
     /// its first stdout line must be `listening on ADDR`.
     pub fn spawn(command_line: &str) -> Target {
         let line = format!("exec {command_line} --addr 127.0.0.1:0");
-        Target::fresh(move || {
+        Target::Fresh(Box::new(move || {
             let mut command = Command::new("sh");
             command.arg("-c").arg(&line);
-            Server::start_command(command)
-        })
+            // In a group of its own: a server that forks, or a script that starts one, is
+            // stopped whole after each check.
+            let server = Server::try_start_group(command)?;
+            Ok(Box::new(server) as Box<dyn Instance>)
+        }))
     }
 
     /// A fresh server per check: the program `bin` with `--addr 127.0.0.1:0` and then `args`.
     pub fn spawn_binary(bin: &str, args: &[&str]) -> Target {
         let bin = bin.to_string();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        Target::fresh(move || {
+        Target::Fresh(Box::new(move || {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            Server::start(&bin, &args)
-        })
+            let server = Server::try_start(&bin, &args)?;
+            Ok(Box::new(server) as Box<dyn Instance>)
+        }))
     }
 
     /// A fresh copy of the original Python server for `lesson` (`server.py` for lesson 02,
@@ -122,28 +125,16 @@ impl Target {
         })))
     }
 
-    /// A fresh server per check, made by `start` (which may panic: that is reported as a failed
-    /// start, as `test_support::Server` does when a program prints no `listening on` line).
-    pub fn fresh<S: Instance + 'static>(start: impl Fn() -> S + 'static) -> Target {
+    /// A fresh server per check, made by `start`, which says why when it cannot.
+    pub fn fresh<S: Instance + 'static>(start: impl Fn() -> Result<S, String> + 'static) -> Target {
         Target::Fresh(Box::new(move || {
-            catch(&start).map(|server| Box::new(server) as Box<dyn Instance>)
+            start().map(|server| Box::new(server) as Box<dyn Instance>)
         }))
     }
 
     pub(crate) fn is_fresh(&self) -> bool {
         matches!(self, Target::Fresh(_))
     }
-}
-
-/// Runs `f`, turning a panic into its message.
-fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "the server could not be started".to_string())
-    })
 }
 
 /// Turns `HOST:PORT` into an address, refusing anything but loopback unless `allow_remote`:

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use checker::Lesson;
 use samples::{Flaw, Sample};
+use test_support::cli::assert_stops_when_stdout_is_closed;
 use test_support::{DEADLINE, Finished, run_to_end};
 
 const CHECKER: &str = env!("CARGO_BIN_EXE_checker");
@@ -114,6 +115,100 @@ fn requests_it_refuses_get_one_sentence_and_exit_two() {
 }
 
 #[test]
+fn a_wait_of_zero_or_of_centuries_is_a_usage_error_not_a_panic() {
+    for option in ["--timeout", "--idle-timeout"] {
+        for value in ["0", "-1", "1e19", "inf", "soon"] {
+            let out = checker(&["--lesson", "02", option, value]);
+            assert_eq!(out.code(), Some(2), "{option} {value}: {}", out.stderr);
+            assert!(
+                out.stderr.starts_with("error: ") && !out.stderr.contains("panicked"),
+                "{option} {value}: {}",
+                out.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn a_closed_stdout_stops_the_run_without_a_panic() {
+    let sample = Sample::start(Lesson::L02, Flaw::None);
+    let addr = sample.addr().to_string();
+    for args in [
+        vec!["--lesson", "02", "--list"],
+        vec!["--lesson", "02", "--addr", &addr],
+    ] {
+        let mut command = Command::new(CHECKER);
+        command.args(args);
+        assert_stops_when_stdout_is_closed(command, DEADLINE);
+    }
+}
+
+#[test]
+fn a_spawned_server_is_stopped_with_every_process_it_started() {
+    let dir = std::env::temp_dir().join(format!("checker-spawn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (script, pid_file) = (dir.join("server.sh"), dir.join("child.pid"));
+    // A "server" that starts a child of its own, says where it listens (nowhere: the checks
+    // fail, which does not matter here), and stays.
+    std::fs::write(
+        &script,
+        "sleep 600 &\necho $! >\"$CHILD_PID_FILE\"\n\
+         echo 'listening on 127.0.0.1:9'\nexec sleep 600\n",
+    )
+    .unwrap();
+    let mut command = Command::new(CHECKER);
+    command
+        .args(["--lesson", "02", "--only", "greeting", "--timeout", "1"])
+        .arg("--spawn")
+        .arg(format!("sh {}", script.display()))
+        .env("CHILD_PID_FILE", &pid_file);
+    let out = run_to_end(command, b"", DEADLINE);
+    assert_eq!(out.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    let child = std::fs::read_to_string(&pid_file).unwrap();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", child.trim()));
+    // SIGKILL is sent before the checker exits; the child's parent (init) reaps it soon after.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let gone = loop {
+        let state = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+        // Gone, or dead and not yet reaped (state Z).
+        if state.is_empty() || state.contains(") Z ") {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        gone,
+        "the spawned server's child {} is still running",
+        child.trim()
+    );
+}
+
+#[test]
+fn a_spawned_server_whose_first_line_never_ends_fails_its_start_at_once() {
+    // Bytes without end and never a newline, where `listening on ADDR` should be.
+    let mut command = Command::new(CHECKER);
+    command
+        .args(["--lesson", "02", "--only", "greeting", "--timeout", "1"])
+        .args(["--spawn", "yes x | tr -d '\\n'; true"]);
+    let started = std::time::Instant::now();
+    let out = run_to_end(command, b"", DEADLINE);
+    assert_eq!(out.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("first stdout line should be `listening on ADDR`, got \"xxx"),
+        "{}",
+        out.stdout
+    );
+    // Cut at 64 KiB, not read until the deadline.
+    assert!(out.stdout.contains("(65536 bytes)"), "{}", out.stdout);
+    assert!(started.elapsed() < DEADLINE / 2, "{:?}", started.elapsed());
+}
+
+#[test]
 fn help_explains_skips_spawn_and_the_originals_and_list_names_the_checks() {
     let help = checker(&["--help"]);
     assert_eq!(help.code(), Some(0));
@@ -156,7 +251,8 @@ fn the_book_shows_the_current_lists_of_checks() {
         let path = test_support::workspace_root()
             .join(format!("book/src/output/checker/list-{lesson}.txt"));
         let book = std::fs::read_to_string(&path).unwrap();
-        let list = checker(&["--lesson", lesson, "--list"]);
+        // With --min-rate, so the list has the slowloris checks too.
+        let list = checker(&["--lesson", lesson, "--list", "--min-rate", "16K"]);
         let shown: Vec<&str> = book.lines().skip(1).collect();
         let now: Vec<&str> = list.stdout.lines().collect();
         assert_eq!(

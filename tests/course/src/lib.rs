@@ -9,7 +9,11 @@
 //!   anchor (`ANCHOR: name` … `ANCHOR_END: name`) that the file has;
 //! - every internal link, `#fragment` and image points at something that exists;
 //! - every lesson crate under `lessons/` has a chapter that includes its code;
-//! - no code block in the book is a copy of lesson code (quote it by include, or it drifts).
+//! - no code block in the book is a copy of lesson code (quote it by include, or it drifts);
+//! - no anchor in the lessons or tools is left that no page includes (a quote that was dropped
+//!   or renamed), except `solution_*` anchors;
+//! - the book's text sources (Markdown, SVG, program output) hold no control characters
+//!   besides tab and newline (an escape such as `\b` typed into a string ends up as one).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -17,6 +21,16 @@ use std::path::{Component, Path, PathBuf};
 
 /// How many consecutive lines a code block may share with a lesson before it counts as a copy.
 const COPY_WINDOW: usize = 4;
+
+/// Anchors that chapter 4, being rewritten, does not quote yet: each entry goes when the chapter
+/// includes the anchor again, or the source drops it.
+const NOT_YET_QUOTED: &[(&str, &str)] = &[
+    ("lessons/lesson-04/examples/byte-stream.rs", "split"),
+    ("lessons/lesson-04/src/bin/lesson-04-client.rs", "list"),
+    ("lessons/lesson-04/src/bin/lesson-04-client.rs", "progress"),
+    ("lessons/lesson-04/src/protocol.rs", "constants"),
+    ("lessons/lesson-04/src/protocol.rs", "encode"),
+];
 
 /// Everything wrong with the book under `root/book`, one sentence each; empty when all is well.
 pub fn check_book(root: &Path) -> Vec<String> {
@@ -45,6 +59,8 @@ pub fn check_book(root: &Path) -> Vec<String> {
 
     let lesson_windows = lesson_line_windows(&root.join("lessons"));
     let mut included_by_chapters: HashSet<PathBuf> = HashSet::new();
+    // (file, anchor) for every anchored include; (file, None) for a whole-file include.
+    let mut included_anchors: HashSet<(PathBuf, Option<String>)> = HashSet::new();
     for page in markdown_files(&src) {
         let text = fs::read_to_string(&page).unwrap_or_default();
         let name = page
@@ -71,6 +87,7 @@ pub fn check_book(root: &Path) -> Vec<String> {
                             ));
                         }
                     }
+                    included_anchors.insert((file.clone(), include.anchor.clone()));
                     if chapters.contains(&page) {
                         included_by_chapters.insert(file);
                     }
@@ -88,6 +105,45 @@ pub fn check_book(root: &Path) -> Vec<String> {
             problems.push(format!(
                 "{name} has a code block that copies lesson code ({copy}); quote it with {{{{#include}}}}"
             ));
+        }
+    }
+
+    for (file, anchor) in defined_anchors(root) {
+        let file = normalize(&file);
+        // The exercises' folded answers are to include their `solution_*` anchors; until
+        // every chapter does, those are exempt.
+        if anchor.starts_with("solution_") || included_anchors.contains(&(file.clone(), None)) {
+            continue;
+        }
+        let relative = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        if NOT_YET_QUOTED.contains(&(relative.as_str(), anchor.as_str())) {
+            continue;
+        }
+        if !included_anchors.contains(&(file.clone(), Some(anchor.clone()))) {
+            problems.push(format!(
+                "{} has anchor `{anchor}`, which no page includes",
+                file.strip_prefix(root).unwrap_or(&file).display()
+            ));
+        }
+    }
+    for file in ["md", "svg", "txt"]
+        .into_iter()
+        .flat_map(|extension| files_with_extension(&src, extension))
+    {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        for (number, line) in text.lines().enumerate() {
+            if let Some(c) = line.chars().find(|&c| c.is_control() && c != '\t') {
+                problems.push(format!(
+                    "{}:{} holds the control character {:#04x}",
+                    file.strip_prefix(root).unwrap_or(&file).display(),
+                    number + 1,
+                    c as u32
+                ));
+            }
         }
     }
 
@@ -352,6 +408,22 @@ fn meaningful_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
         .filter(|l| !l.is_empty() && !l.starts_with("//") && l.len() > 3)
         .map(str::to_string)
         .collect()
+}
+
+/// Every `// ANCHOR: name` in the Rust sources under `lessons/` and `tests/`, with its file.
+fn defined_anchors(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    for dir in ["lessons", "tests"] {
+        for file in files_with_extension(&root.join(dir), "rs") {
+            let text = fs::read_to_string(&file).unwrap_or_default();
+            for line in text.lines() {
+                if let Some(name) = line.trim_start().strip_prefix("// ANCHOR: ") {
+                    found.push((file.clone(), name.trim().to_string()));
+                }
+            }
+        }
+    }
+    found
 }
 
 fn lesson_dirs(lessons: &Path) -> Vec<PathBuf> {

@@ -30,11 +30,15 @@ fn the_book_check_reports_each_kind_of_breakage() {
     };
     let lesson_code = "// ANCHOR: main\nfn main() {\n    let listener = bind();\n    \
                        let (stream, peer) = listener.accept();\n    serve(stream, peer);\n    \
-                       println!(\"done\");\n}\n// ANCHOR_END: main\n";
+                       println!(\"done\");\n}\n// ANCHOR_END: main\n\
+                       // ANCHOR: solution_1\nfn answer() {}\n// ANCHOR_END: solution_1\n";
+    let unquoted = "// ANCHOR: forgotten\nfn forgotten() {}\n// ANCHOR_END: forgotten\n";
     write("lessons/lesson-01/Cargo.toml", "[package]\n");
     write("lessons/lesson-01/src/main.rs", lesson_code);
     write("lessons/lesson-02/Cargo.toml", "[package]\n");
     write("lessons/lesson-02/src/main.rs", "fn main() {}\n");
+    write("lessons/lesson-01/src/extra.rs", unquoted);
+    write("book/src/output/run.txt", "a\u{8}b\n");
     write("book/src/images/ok.svg", "<svg/>");
     write(
         "book/src/SUMMARY.md",
@@ -59,6 +63,8 @@ fn the_book_check_reports_each_kind_of_breakage() {
         "broken image: images/missing.svg",
         "copies lesson code",
         "lessons/lesson-02 has no chapter",
+        "anchor `forgotten`, which no page includes",
+        "book/src/output/run.txt:1 holds the control character 0x08",
     ];
     for needle in expect {
         assert!(
@@ -73,7 +79,34 @@ fn the_book_check_reports_each_kind_of_breakage() {
     write("book/src/SUMMARY.md", "# Summary\n\n- [One](ch1.md)\n");
     write("book/src/ch1.md", good);
     fs::remove_dir_all(root.join("lessons/lesson-02")).unwrap();
+    fs::remove_file(root.join("lessons/lesson-01/src/extra.rs")).unwrap();
+    write("book/src/output/run.txt", "a\tb\n");
     assert_eq!(check_book(&root), Vec::<String>::new());
     fs::remove_dir_all(&root).unwrap();
     assert!(!Path::new(&root).exists());
+}
+
+/// The scripts that make the book's output share their helpers (`common.sh`: time bounds,
+/// network namespaces of their own) and need no lock outside the repository.
+#[test]
+fn every_book_script_sources_the_common_helpers_and_takes_no_lock() {
+    let dir = workspace_root().join("book/scripts");
+    let mut scripts = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".sh") || name == "common.sh" {
+            continue;
+        }
+        scripts += 1;
+        let text = fs::read_to_string(&path).unwrap();
+        if name != "regen-output.sh" {
+            assert!(
+                text.contains(". \"$(dirname \"$0\")/common.sh\""),
+                "{name} does not source common.sh"
+            );
+        }
+        assert!(!text.contains("flock"), "{name} takes a lock");
+    }
+    assert!(scripts > 0, "no scripts in {}", dir.display());
 }

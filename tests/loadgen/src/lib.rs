@@ -28,6 +28,9 @@ pub const MAX_CLIENTS: usize = 2000;
 pub const MAX_ROUND_TRIPS: u64 = 5_000_000;
 /// The longest a run may be given.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+/// The longest reply line a client reads: a server that streams bytes with no newline makes
+/// a client fail, not grow.
+pub const MAX_REPLY: usize = 64 * 1024;
 
 /// How replies are delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +111,11 @@ pub struct Report {
 }
 
 impl Report {
+    /// Every client failed: the run measured nothing of the server but its faults.
+    pub fn all_failed(&self) -> bool {
+        self.failed > 0 && self.completed == 0 && self.refused == 0
+    }
+
     /// The column names of [`Report::csv_line`].
     pub const CSV_HEADER: &'static str = "label,framing,clients,messages,stagger_ms,round_trips,elapsed_s,\
         round_trips_per_s,p50_us,p99_us,max_us,greeting_p50_us,greeting_max_us,completed,\
@@ -468,7 +476,16 @@ impl<'a> Replies<'a> {
         self.buf.clear();
         match self.framing {
             Framing::Lines => {
-                let n = self.reader.read_until(b'\n', &mut self.buf)?;
+                // At most one byte more than the limit, to see that a line is too long.
+                let n = (&mut self.reader)
+                    .take(MAX_REPLY as u64 + 1)
+                    .read_until(b'\n', &mut self.buf)?;
+                if self.buf.len() > MAX_REPLY {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("a reply longer than {MAX_REPLY} bytes"),
+                    ));
+                }
                 if n == 0 || self.buf.last() != Some(&b'\n') {
                     return Err(closed());
                 }

@@ -65,12 +65,15 @@ enum FramingArg {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.csv_header {
-        println!("{}", Report::CSV_HEADER);
-        return ExitCode::SUCCESS;
-    }
-    match run(&args) {
+    let result = if args.csv_header {
+        say(Report::CSV_HEADER)
+    } else {
+        run(&args)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Nobody reads any more (`loadgen | head -1`): nothing more to say.
+        Err(sentence) if sentence == CLOSED => ExitCode::FAILURE,
         Err(sentence) => {
             eprintln!("error: {sentence}");
             ExitCode::FAILURE
@@ -78,6 +81,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// What [`say`] returns when stdout is closed.
+const CLOSED: &str = "stdout is closed";
+
+/// Prints one line on stdout; a closed stdout is [`CLOSED`], not a panic.
+fn say(line: &str) -> Result<(), String> {
+    test_support::cli::say(line).map_err(|_| CLOSED.to_string())
+}
+
+/// Runs the load and prints its report; fails when every client failed, after the report.
 fn run(args: &Args) -> Result<(), String> {
     let config = Config {
         addr: parse_addr(&args.addr)?,
@@ -92,9 +104,16 @@ fn run(args: &Args) -> Result<(), String> {
     };
     let report = loadgen::run(&config)?;
     if args.csv {
-        println!("{}", report.csv_line(&args.label));
+        say(&report.csv_line(&args.label))?;
     } else {
-        println!("{}", report.summary());
+        say(&report.summary())?;
+    }
+    if report.all_failed() {
+        let why = report.first_failure.as_deref().unwrap_or("no reason known");
+        return Err(format!(
+            "every one of the {} clients failed; the first: {why}",
+            report.failed
+        ));
     }
     Ok(())
 }

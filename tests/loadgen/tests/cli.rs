@@ -7,6 +7,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use test_support::cli::assert_stops_when_stdout_is_closed;
 use test_support::{DEADLINE, run_to_end};
 
 const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
@@ -19,6 +20,8 @@ enum Style {
     Raw,
     /// Greets, then never answers.
     Mute,
+    /// Sends bytes without end, and never a newline.
+    Endless,
 }
 
 /// A server on a free port that serves every connection on a thread of its own.
@@ -39,6 +42,15 @@ fn serve(mut stream: TcpStream, style: Style) {
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     match style {
+        Style::Endless => {
+            let piece = [b'x'; 64 * 1024];
+            // Until the client gives up (or 1 GiB, so no test can leave it running for long).
+            for _ in 0..16 * 1024 {
+                if stream.write_all(&piece).is_err() {
+                    return;
+                }
+            }
+        }
         Style::Lines | Style::Mute => {
             let _ = stream.write_all(b"Hello World!\n");
             let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -145,12 +157,47 @@ fn a_server_that_never_answers_ends_the_run_at_its_timeout() {
     let started = Instant::now();
     let out = loadgen(&["--addr", &addr, "--clients", "3", "--timeout", "1"]);
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(out.code(), Some(0), "stderr: {}", out.stderr);
+    // The report is printed; the status says that nothing succeeded.
+    assert_eq!(out.code(), Some(1), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: every one of the 3 clients failed"),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stdout
             .contains("0 completed, 0 refused (busy), 3 failed")
     );
     assert!(out.stdout.contains("hit its timeout"), "{}", out.stdout);
+}
+
+#[test]
+fn a_reply_without_end_fails_the_client_instead_of_growing_it() {
+    let addr = server(Style::Endless).to_string();
+    let out = loadgen(&["--addr", &addr, "--clients", "2", "--timeout", "20"]);
+    assert_eq!(out.code(), Some(1), "stderr: {}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("0 completed, 0 refused (busy), 2 failed"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("longer than"), "{}", out.stderr);
+    assert!(!out.stdout.contains("hit its timeout"), "{}", out.stdout);
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let addr = server(Style::Lines).to_string();
+    for args in [
+        vec!["--csv-header"],
+        vec!["--addr", &addr, "--clients", "2", "--messages", "3"],
+    ] {
+        let mut command = Command::new(LOADGEN);
+        command.args(args);
+        assert_stops_when_stdout_is_closed(command, DEADLINE);
+    }
 }
 
 #[test]

@@ -56,12 +56,14 @@ pub fn describe(before: &Machine, after: &Machine, options: &Options, took: Dura
          python3:  {python}\n\
          date:     {}\n\
          load:     {} at the start, {} at the end (load average: 1, 5, 15 minutes)\n\
-         run:      {} clients; {} round trips per client; {} rounds; {:.0} s; loopback (127.0.0.1)\n",
+         run:      {} clients; {} round trips per client or more, each point at least {} s; \
+         {} rounds; {:.0} s; loopback (127.0.0.1)\n",
         utc(before.when),
         before.load,
         after.load,
         clients.join(", "),
         options.messages,
+        options.min_point.as_secs_f64(),
         options.rounds,
         took.as_secs_f64(),
     )

@@ -36,9 +36,14 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,8,64,256")]
     clients: Vec<usize>,
 
-    /// Round trips per client.
+    /// Round trips per client, at least: a point that ends sooner than --min-seconds is
+    /// measured again with more.
     #[arg(long, default_value_t = 500)]
     messages: usize,
+
+    /// The shortest a point may last, in seconds (0: no minimum).
+    #[arg(long, default_value_t = 1.0)]
+    min_seconds: f64,
 
     /// Times each point is measured; the tables and plots show the median.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
@@ -91,6 +96,9 @@ fn run(args: Args) -> Result<(), String> {
     if args.messages == 0 {
         return Err("--messages must be at least 1".to_string());
     }
+    if !(0.0..=60.0).contains(&args.min_seconds) {
+        return Err("--min-seconds must be a number from 0 to 60".to_string());
+    }
     if cfg!(debug_assertions) {
         eprintln!(
             "warning: perf was built without optimisations; the load generator then costs more \
@@ -111,6 +119,7 @@ fn run(args: Args) -> Result<(), String> {
         series,
         clients: args.clients,
         messages: args.messages,
+        min_point: Duration::from_secs_f64(args.min_seconds),
         rounds: args.rounds as usize,
         budget: Duration::from_secs(args.budget),
     };

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -135,7 +134,7 @@ impl Servers {
             ));
         }
         let bin = bin.display().to_string();
-        catch(|| Server::start(&bin, &args))
+        Server::try_start(&bin, &args)
     }
 }
 
@@ -299,23 +298,6 @@ fn process_clock(pid: u32) -> Option<Duration> {
 #[cfg(not(target_os = "linux"))]
 fn process_clock(_pid: u32) -> Option<Duration> {
     None
-}
-
-/// Runs `f`, turning a panic (how `test_support::Server` reports a server that would not start)
-/// into its message.
-fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    // The panic's message is returned, so the default hook printing it too would say it twice.
-    let hook = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
-    let result = panic::catch_unwind(AssertUnwindSafe(f));
-    panic::set_hook(hook);
-    result.map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "it could not be started".to_string())
-    })
 }
 
 #[cfg(test)]

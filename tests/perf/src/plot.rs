@@ -1,5 +1,7 @@
-//! The SVG plots: one figure against the number of clients, one line per series, with the
-//! points where clients were lost marked by a cross.
+//! The SVG plots: one figure against the number of clients, one colour per series, a mark at
+//! each point measured (a cross where clients were lost) and, for round trips per second, a bar
+//! from the slowest round to the fastest. No line joins the marks: between two client counts
+//! nothing was measured, and a line would draw values there as if it had been.
 
 use std::ops::Range;
 use std::path::Path;
@@ -18,6 +20,8 @@ pub struct Chart {
     /// A logarithmic y axis, for figures that span several orders of magnitude.
     pub log_y: bool,
     pub value: fn(&Summary) -> Option<f64>,
+    /// The lowest and highest value of the rounds, drawn as a bar, where the chart has one.
+    pub range: fn(&Summary) -> Option<(f64, f64)>,
 }
 
 /// The plots the chapter shows.
@@ -25,10 +29,11 @@ pub fn charts() -> [Chart; 4] {
     [
         Chart {
             file: "round-trips.svg",
-            title: "Round trips per second (higher is better)",
+            title: "Round trips per second (higher is better; bars: slowest to fastest round)",
             y_desc: "round trips per second",
             log_y: false,
             value: |s| Some(s.rate),
+            range: |s| (s.rounds > 1).then_some((s.rate_min, s.rate_max)),
         },
         Chart {
             file: "p99-latency.svg",
@@ -36,6 +41,7 @@ pub fn charts() -> [Chart; 4] {
             y_desc: "milliseconds (log scale)",
             log_y: true,
             value: |s| s.p99_ms,
+            range: |_| None,
         },
         Chart {
             file: "greeting.svg",
@@ -43,6 +49,7 @@ pub fn charts() -> [Chart; 4] {
             y_desc: "milliseconds (log scale)",
             log_y: true,
             value: |s| s.greeting_ms,
+            range: |_| None,
         },
         Chart {
             file: "server-cpu.svg",
@@ -50,6 +57,7 @@ pub fn charts() -> [Chart; 4] {
             y_desc: "microseconds",
             log_y: false,
             value: |s| s.cpu_us,
+            range: |_| None,
         },
     ]
 }
@@ -57,8 +65,8 @@ pub fn charts() -> [Chart; 4] {
 const FONT: &str = "DejaVu Sans, Arial, sans-serif";
 const SIZE: (u32, u32) = (960, 600);
 
-/// A series' colour and whether its line is dashed: lesson 03 in blues, darker for more
-/// workers; the original in red, dashed when its clients are paced.
+/// A series' colour and whether its marks are hollow: lesson 03 in blues, darker for more
+/// workers; the original in red, hollow when its clients are paced.
 fn look(key: &str, program: Program) -> (RGBColor, bool) {
     let color = match program {
         Program::Lesson02 => RGBColor(140, 86, 75),
@@ -72,12 +80,16 @@ fn look(key: &str, program: Program) -> (RGBColor, bool) {
     (color, key == "original-paced")
 }
 
-/// One series' points: x = log2(clients), the value, and whether clients were lost there.
+/// One measured point: x = log2(clients), the value, whether clients were lost there, and the
+/// range of the rounds.
+type Mark = (f64, f64, bool, Option<(f64, f64)>);
+
+/// One series' points.
 struct Line {
     key: String,
     program: Program,
     label: String,
-    points: Vec<(f64, f64, bool)>,
+    points: Vec<Mark>,
 }
 
 /// Draws `chart` from `summaries` into an SVG file at `path`; `clients` are the x axis' ticks.
@@ -98,7 +110,8 @@ pub fn draw(
         if chart.log_y && value <= 0.0 {
             continue;
         }
-        let point = ((s.clients as f64).log2(), value, s.lost() > 0);
+        let range = (chart.range)(s).filter(|(lo, hi)| lo.is_finite() && hi.is_finite());
+        let point = ((s.clients as f64).log2(), value, s.lost() > 0, range);
         match lines.iter_mut().find(|l| l.key == s.key) {
             Some(line) => line.points.push(point),
             None => lines.push(Line {
@@ -118,7 +131,11 @@ pub fn draw(
     // Grid lines at every power of two: 1, 2, 4, 8 ... clients.
     let x_labels = (hi - lo) as usize + 1;
 
-    let values = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
+    let values = lines.iter().flat_map(|l| {
+        l.points
+            .iter()
+            .map(|p| p.3.map_or(p.1, |(_, hi)| hi.max(p.1)))
+    });
     let (min, max) = values.fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
     let result = if chart.log_y {
         let (min, max) = if min.is_finite() {
@@ -190,45 +207,52 @@ where
         .bold_line_style(RGBColor(205, 205, 205))
         .draw()?;
 
-    for line in lines {
-        let (color, dashed) = look(&line.key, line.program);
-        let style = color.stroke_width(2);
-        let path_points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1)).collect();
-        if dashed {
-            plot.draw_series(DashedLineSeries::new(path_points, 8, 5, style))?;
+    for (i, line) in lines.iter().enumerate() {
+        let (color, hollow) = look(&line.key, line.program);
+        // Each series a little to the side of the others, so that marks and bars at the same
+        // client count do not hide each other.
+        let shift = (i as f64 - (lines.len() as f64 - 1.0) / 2.0) * 0.05;
+        let mark = if hollow {
+            color.stroke_width(2)
         } else {
-            plot.draw_series(LineSeries::new(path_points, style))?;
+            color.filled()
+        };
+        for &(x, value, lost, range) in &line.points {
+            let x = x + shift;
+            if let Some((lo, hi)) = range {
+                plot.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, lo), (x, hi)],
+                    color.stroke_width(2),
+                )))?;
+                for end in [lo, hi] {
+                    plot.draw_series(std::iter::once(PathElement::new(
+                        vec![(x - 0.025, end), (x + 0.025, end)],
+                        color.stroke_width(2),
+                    )))?;
+                }
+            }
+            if lost {
+                plot.draw_series(std::iter::once(Cross::new(
+                    (x, value),
+                    7,
+                    color.stroke_width(3),
+                )))?;
+            } else {
+                plot.draw_series(std::iter::once(Circle::new((x, value), 5, mark)))?;
+            }
         }
-        plot.draw_series(
-            line.points
-                .iter()
-                .filter(|p| !p.2)
-                .map(|p| Circle::new((p.0, p.1), 4, color.filled())),
-        )?;
-        plot.draw_series(
-            line.points
-                .iter()
-                .filter(|p| p.2)
-                .map(|p| Cross::new((p.0, p.1), 7, color.stroke_width(3))),
-        )?;
     }
 
     // The legend, in columns below the plot, so that it never hides a line.
     for (i, line) in lines.iter().enumerate() {
-        let (color, dashed) = look(&line.key, line.program);
+        let (color, hollow) = look(&line.key, line.program);
         let (x, y) = legend_slot(i);
-        let segments: &[(i32, i32)] = if dashed {
-            &[(0, 9), (15, 24), (30, 36)]
+        let mark = if hollow {
+            color.stroke_width(2)
         } else {
-            &[(0, 36)]
+            color.filled()
         };
-        for &(from, to) in segments {
-            bottom.draw(&PathElement::new(
-                vec![(x + from, y), (x + to, y)],
-                color.stroke_width(2),
-            ))?;
-        }
-        bottom.draw(&Circle::new((x + 18, y), 4, color.filled()))?;
+        bottom.draw(&Circle::new((x + 18, y), 5, mark))?;
         bottom.draw(&Text::new(line.label.clone(), (x + 46, y - 9), text(15.0)))?;
     }
     if lost_anywhere {

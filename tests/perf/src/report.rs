@@ -55,6 +55,9 @@ pub struct Summary {
     pub rounds: usize,
     /// Median round trips per second.
     pub rate: f64,
+    /// The lowest and the highest round trips per second of the rounds.
+    pub rate_min: f64,
+    pub rate_max: f64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     /// Median over the rounds of the slowest greeting.
@@ -115,6 +118,14 @@ pub fn summarise(points: &[Point]) -> Vec<Summary> {
                 stagger: first.report.config.stagger,
                 rounds: group.len(),
                 rate: each(&|p| Some(p.report.round_trips_per_sec())).unwrap_or(0.0),
+                rate_min: group
+                    .iter()
+                    .map(|p| p.report.round_trips_per_sec())
+                    .fold(f64::INFINITY, f64::min),
+                rate_max: group
+                    .iter()
+                    .map(|p| p.report.round_trips_per_sec())
+                    .fold(0.0, f64::max),
                 p50_ms: each(&|p| millis(p.report.p50)),
                 p99_ms: each(&|p| millis(p.report.p99)),
                 greeting_ms: each(&|p| millis(p.report.greeting_max)),
@@ -233,6 +244,7 @@ pub fn speed_table(summaries: &[Summary]) -> Table {
             "Server",
             "Clients",
             "Round trips/s",
+            "min–max of the rounds",
             "p50 latency",
             "p99 latency",
             "Slowest greeting",
@@ -245,6 +257,11 @@ pub fn speed_table(summaries: &[Summary]) -> Table {
                     s.label.clone(),
                     s.clients.to_string(),
                     thousands(s.rate),
+                    if s.rounds > 1 {
+                        format!("{}–{}", thousands(s.rate_min), thousands(s.rate_max))
+                    } else {
+                        "one round".to_string()
+                    },
                     ms_value(s.p50_ms),
                     ms_value(s.p99_ms),
                     ms_value(s.greeting_ms),
@@ -305,7 +322,6 @@ pub const GOAL_OVER_ORIGINAL: f64 = 10.0;
 /// Lesson 03 (64 workers) against the tokio reference: at least this share of its round trips/s.
 pub const GOAL_OF_TOKIO: f64 = 0.9;
 
-// ANCHOR: goals
 /// The goal lines: at 64 clients, lesson 03 with 64 workers does at least 10 times the round
 /// trips per second of the original, at least 0.9 times the tokio server's, and loses no client.
 /// Then the same figures for lesson 03's other pool sizes, for comparison.
@@ -413,7 +429,6 @@ pub fn goals(summaries: &[Summary]) -> Vec<String> {
     }
     lines
 }
-// ANCHOR_END: goals
 
 fn runs(n: usize) -> String {
     if n == 1 {

@@ -19,6 +19,7 @@ fn tiny_run(name: &str, path: Option<&Path>) -> PathBuf {
         .arg("--out")
         .arg(&out)
         .args(["--clients", "1,2", "--messages", "20", "--rounds", "1"])
+        .args(["--min-seconds", "0.2"])
         .args(["--series", "original", "--budget", "60"]);
     if let Some(path) = path {
         perf.env("PATH", path);

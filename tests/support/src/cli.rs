@@ -7,6 +7,64 @@ use std::process::Command;
 
 use crate::{DEADLINE, Finished, run_to_end};
 
+/// A program that failed as the course's programs must: exit status 1, and one sentence on
+/// stderr, starting with `error: `, that contains `needle`.
+#[track_caller]
+pub fn assert_failed_with(out: &Finished, needle: &str) {
+    assert_eq!(out.code(), Some(1), "stderr: {:?}", out.stderr);
+    assert_one_sentence(&out.stderr);
+    assert!(out.stderr.contains(needle), "stderr: {:?}", out.stderr);
+}
+
+/// Prints `line` on stdout at once. `Err(StdoutClosed)` when nobody reads any more (`tool |
+/// head -1`): a tool then stops quietly, where `println!` would panic.
+pub fn say(line: &str) -> Result<(), StdoutClosed> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|_| StdoutClosed)
+}
+
+/// Stdout is closed: see [`say`].
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+/// Runs `command` with its stdout already closed (as in `command | head -0`), for at most
+/// `timeout`, and checks that it ends with status 1 and no panic: nobody reads its output, so
+/// it stops, and does not claim success.
+#[track_caller]
+pub fn assert_stops_when_stdout_is_closed(command: Command, timeout: std::time::Duration) {
+    let program = format!("{command:?}");
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = crate::process::run_with_stdout(command, b"", timeout, writer.into());
+    assert!(
+        !out.stderr.contains("panicked"),
+        "{program}: {}",
+        out.stderr
+    );
+    assert_eq!(out.code(), Some(1), "{program}: {}", out.stderr);
+}
+
+/// Every convention for a lesson's pair of programs: `--help` on both; the server refuses a
+/// port in use and bad addresses; the client, run with `client_args` and `client_stdin`,
+/// refuses bad addresses and reports a refused connection, each in one sentence.
+pub fn assert_server_and_client(
+    server: &str,
+    client: &str,
+    client_args: &[&str],
+    client_stdin: &[u8],
+) {
+    assert_help(server);
+    assert_help(client);
+    // SO_REUSEADDR does not let a second program listen where one already listens.
+    assert_port_in_use(server, &[]);
+    assert_bad_addresses_refused(server, &[], b"");
+    assert_bad_addresses_refused(client, client_args, client_stdin);
+    assert_connection_refused(client, client_args, client_stdin);
+}
+
 /// One sentence on stderr, starting with `error: `, and no trace of a panic.
 pub fn assert_one_sentence(stderr: &str) {
     assert!(stderr.starts_with("error: "), "stderr: {stderr:?}");

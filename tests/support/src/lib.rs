@@ -7,6 +7,8 @@
 //! - [`Client`] is a line-oriented TCP client whose every read and write has a deadline.
 //! - [`cli`] checks the command-line conventions every lesson's programs follow.
 //! - [`exercise`] runs a learner's exercise with a deadline and reports pass or fail with a hint.
+//! - [`pieces`]: a reader that hands out bytes piece by piece, as a socket does, and a connected
+//!   pair of sockets, for checking a function that reads without starting a server.
 //! - [`observe`] looks through `/proc`: a process's CPU time, the TCP sockets and their states.
 //! - [`originals`] runs the original Python programs, kept in `tests/originals/`.
 //!
@@ -18,9 +20,11 @@ pub mod client;
 pub mod exercise;
 pub mod observe;
 pub mod originals;
+pub mod pieces;
 pub mod process;
 
 pub use client::Client;
+pub use pieces::{Pieces, connected_pair};
 pub use process::{Finished, Server, run_to_end};
 
 use std::path::PathBuf;

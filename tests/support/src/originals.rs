@@ -89,16 +89,7 @@ pub fn command(script: &str, port: u16) -> Result<Command, String> {
 /// Starts an original server script (`server.py`, `threaded_server.py`) on a free port, as it
 /// is: `threaded_server.py` is still starting threads when this returns.
 pub fn start_server(script: &str) -> Result<Server, String> {
-    let command = command(script, 0)?;
-    let start = std::panic::AssertUnwindSafe(move || Server::start_command(command));
-    std::panic::catch_unwind(start).map_err(|payload| {
-        let why = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        format!("{script} did not start: {why}")
-    })
+    Server::try_start_command(command(script, 0)?)
 }
 
 // ANCHOR: threaded

@@ -2,21 +2,33 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::DEADLINE;
 
+/// The longest stdout line kept from a server; the rest of a longer line is skipped. A server
+/// that prints an endless line must not make the test grow without bound.
+pub const MAX_LINE: usize = 64 * 1024;
+/// The most stdout lines kept unread; later ones are dropped until some are read.
+const MAX_LINES: usize = 10_000;
+/// The most stderr kept from a server: its last bytes, with a note of how many came before.
+pub const MAX_STDERR: usize = 1 << 20;
+
 /// A server process started for a test. It is killed when dropped, so a failing test never
-/// leaves a stray process behind.
+/// leaves a stray process behind; a server started in a process group of its own
+/// ([`Server::try_start_group`]) is killed with every process it started.
 pub struct Server {
     child: Child,
     addr: SocketAddr,
     stdout: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<Tail>>,
+    /// The server leads a process group of its own: stopping it stops the whole group.
+    group: bool,
 }
 
 /// What a finished program printed and how it ended.
@@ -36,64 +48,89 @@ impl Finished {
 
 impl Server {
     /// Starts the server binary `bin` with `--addr 127.0.0.1:0` and then `args`, and waits for
-    /// its first stdout line, `listening on ADDR`.
+    /// its first stdout line, `listening on ADDR`. Panics when it does not come.
+    #[track_caller]
     pub fn start(bin: &str, args: &[&str]) -> Server {
-        let mut command = Command::new(bin);
-        command.arg("--addr").arg("127.0.0.1:0").args(args);
-        Server::start_command(command)
+        Server::try_start(bin, args).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Starts any command whose first stdout line is `listening on ADDR`.
-    pub fn start_command(mut command: Command) -> Server {
+    /// Like [`Server::start`], but says why the server did not start instead of panicking.
+    pub fn try_start(bin: &str, args: &[&str]) -> Result<Server, String> {
+        let mut command = Command::new(bin);
+        command.arg("--addr").arg("127.0.0.1:0").args(args);
+        Server::try_start_command(command)
+    }
+
+    /// Starts any command whose first stdout line is `listening on ADDR`. Panics when that line
+    /// does not come.
+    #[track_caller]
+    pub fn start_command(command: Command) -> Server {
+        Server::try_start_command(command).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Server::start_command`], but says why the server did not start.
+    pub fn try_start_command(command: Command) -> Result<Server, String> {
+        Server::launch(command, false)
+    }
+
+    /// Like [`Server::try_start_command`], in a process group of its own: when the server is
+    /// stopped (dropped), or has exited, every process it started (a `sh -c` wrapper's child, a
+    /// server that forks) is killed with it.
+    pub fn try_start_group(mut command: Command) -> Result<Server, String> {
+        command.process_group(0);
+        Server::launch(command, true)
+    }
+
+    fn launch(mut command: Command, group: bool) -> Result<Server, String> {
         let program = format!("{command:?}");
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("could not start {program}: {e}"));
+            .map_err(|e| format!("could not start {program}: {e}"))?;
 
         // Each output stream is read by its own thread, so the server never blocks on a full
         // pipe and the test can wait for a line with a deadline.
         let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, lines) = mpsc::sync_channel(MAX_LINES);
+        thread::spawn(move || read_lines(stdout, &tx));
+        let stderr = Arc::new(Mutex::new(Tail::default()));
         collect_into(
             child.stderr.take().expect("stderr is piped"),
             Arc::clone(&stderr),
         );
-
-        let first = match lines.recv_timeout(DEADLINE) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{program} printed no first line within {DEADLINE:?}; stderr: {}",
-                    stderr.lock().unwrap()
-                );
-            }
-        };
-        let addr = first
-            .strip_prefix("listening on ")
-            .and_then(|rest| rest.trim().parse().ok())
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!("{program}: first stdout line should be `listening on ADDR`, got {first:?}")
-            });
-        Server {
+        let mut server = Server {
             child,
-            addr,
+            // Replaced below by the address the server prints.
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stdout: lines,
             stderr,
+            group,
+        };
+
+        let first = match server.stdout.recv_timeout(DEADLINE) {
+            Ok(line) => line,
+            // Dropping `server` stops it.
+            Err(_) => {
+                return Err(format!(
+                    "{program} printed no first line within {DEADLINE:?}; stderr: {}",
+                    server.stderr()
+                ));
+            }
+        };
+        match first
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.trim().parse().ok())
+        {
+            Some(addr) => {
+                server.addr = addr;
+                Ok(server)
+            }
+            None => Err(format!(
+                "{program}: first stdout line should be `listening on ADDR`, got {}",
+                shown(&first)
+            )),
         }
     }
 
@@ -148,13 +185,27 @@ impl Server {
     }
 
     /// Everything the server printed on stderr so far.
+    /// At most its last [`MAX_STDERR`] bytes, after a note of how many came before them.
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.stderr.lock().unwrap().text()
     }
 
     /// Waits for the server to exit by itself, for at most `timeout`. `None`: still running.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        wait_with_deadline(&mut self.child, timeout)
+        let status = wait_with_deadline(&mut self.child, timeout)?;
+        // Whatever it started dies with it.
+        self.kill_group();
+        Some(status)
+    }
+
+    /// Kills every process of the server's own process group, if it has one.
+    fn kill_group(&self) {
+        if self.group {
+            // The group keeps the leader's process id as long as any process is in it.
+            let pgid = self.child.id() as libc::pid_t;
+            // SAFETY: killpg takes plain integers and touches no memory of ours.
+            unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        }
     }
 
     /// Sends a signal by name (`TERM`, `INT`, `KILL`) with the `kill` command.
@@ -170,9 +221,10 @@ impl Server {
     /// Waits for the server to exit (at most `timeout`, then kills it and panics) and returns
     /// its exit status with the rest of its stdout and all its stderr.
     pub fn finish(mut self, timeout: Duration) -> Finished {
-        let status = match wait_with_deadline(&mut self.child, timeout) {
+        let status = match self.wait_exit(timeout) {
             Some(status) => status,
             None => {
+                self.kill_group();
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 panic!(
@@ -198,6 +250,8 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // The group first, while the leader (even a zombie) keeps its process id reserved.
+        self.kill_group();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -205,17 +259,33 @@ impl Drop for Server {
 
 /// Runs `command` to completion with `stdin` as its standard input, for at most `timeout`;
 /// kills it and panics if it runs longer.
-pub fn run_to_end(mut command: Command, stdin: &[u8], timeout: Duration) -> Finished {
+pub fn run_to_end(command: Command, stdin: &[u8], timeout: Duration) -> Finished {
+    run_with_stdout(command, stdin, timeout, Stdio::piped())
+}
+
+/// [`run_to_end`], with `stdout` as the program's standard output (collected when it is
+/// `Stdio::piped()`).
+pub(crate) fn run_with_stdout(
+    mut command: Command,
+    stdin: &[u8],
+    timeout: Duration,
+    stdout: Stdio,
+) -> Finished {
     let program = format!("{command:?}");
     let mut child = command
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("could not start {program}: {e}"));
-    let stdout = Arc::new(Mutex::new(String::new()));
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let out_reader = collect_into(child.stdout.take().unwrap(), Arc::clone(&stdout));
+    // A program run to its end is the course's own (a client), whose whole output a test
+    // compares; only the run's deadline bounds it.
+    let stdout = Arc::new(Mutex::new(Tail::unbounded()));
+    let stderr = Arc::new(Mutex::new(Tail::unbounded()));
+    let out_reader = child
+        .stdout
+        .take()
+        .map(|out| collect_into(out, Arc::clone(&stdout)));
     let err_reader = collect_into(child.stderr.take().unwrap(), Arc::clone(&stderr));
 
     let mut input = child.stdin.take().unwrap();
@@ -231,14 +301,16 @@ pub fn run_to_end(mut command: Command, stdin: &[u8], timeout: Duration) -> Fini
         let _ = child.wait();
         panic!(
             "{program} did not finish within {timeout:?}; stdout: {}; stderr: {}",
-            stdout.lock().unwrap(),
-            stderr.lock().unwrap()
+            stdout.lock().unwrap().text(),
+            stderr.lock().unwrap().text()
         );
     };
-    let _ = out_reader.join();
+    if let Some(out_reader) = out_reader {
+        let _ = out_reader.join();
+    }
     let _ = err_reader.join();
-    let stdout = stdout.lock().unwrap().clone();
-    let stderr = stderr.lock().unwrap().clone();
+    let stdout = stdout.lock().unwrap().text();
+    let stderr = stderr.lock().unwrap().text();
     Finished {
         status,
         stdout,
@@ -246,23 +318,120 @@ pub fn run_to_end(mut command: Command, stdin: &[u8], timeout: Duration) -> Fini
     }
 }
 
+/// Text read from a program, keeping at most its last `limit` bytes.
+struct Tail {
+    text: String,
+    /// Bytes dropped from the front.
+    dropped: usize,
+    limit: usize,
+}
+
+impl Default for Tail {
+    fn default() -> Tail {
+        Tail {
+            text: String::new(),
+            dropped: 0,
+            limit: MAX_STDERR,
+        }
+    }
+}
+
+impl Tail {
+    fn unbounded() -> Tail {
+        Tail {
+            limit: usize::MAX,
+            ..Tail::default()
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.text.push_str(&String::from_utf8_lossy(bytes));
+        // Trimmed in halves, so a long stream is not copied on every read.
+        if self.text.len() > self.limit.saturating_add(self.limit / 2) {
+            let mut cut = self.text.len() - self.limit;
+            while !self.text.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.text.drain(..cut);
+            self.dropped += cut;
+        }
+    }
+
+    fn text(&self) -> String {
+        if self.dropped == 0 {
+            return self.text.clone();
+        }
+        format!("[{} bytes not kept] {}", self.dropped, self.text)
+    }
+}
+
 /// Reads `stream` to its end on a new thread, appending (lossily decoded) text to `into`.
 fn collect_into(
     mut stream: impl Read + Send + 'static,
-    into: Arc<Mutex<String>>,
+    into: Arc<Mutex<Tail>>,
 ) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut buf = [0u8; 4096];
         loop {
             match stream.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => into
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n])),
+                Ok(n) => into.lock().unwrap().push(&buf[..n]),
             }
         }
     })
+}
+
+/// Sends each line of `stream` (lossily decoded, without its newline) to `lines`, each cut
+/// after [`MAX_LINE`] bytes; drops lines while [`MAX_LINES`] wait unread.
+fn read_lines(stream: impl Read, lines: &SyncSender<String>) {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = Vec::new();
+        // At most MAX_LINE + 1 bytes: more than MAX_LINE means the line is too long.
+        match (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let too_long = line.last() != Some(&b'\n') && line.len() > MAX_LINE;
+        if too_long {
+            line.truncate(MAX_LINE);
+        } else if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        let text = String::from_utf8_lossy(&line).into_owned();
+        match lines.try_send(text) {
+            Ok(()) | Err(TrySendError::Full(_)) => {}
+            Err(TrySendError::Disconnected(_)) => return,
+        }
+        if too_long {
+            skip_line(&mut reader);
+        }
+    }
+}
+
+/// Skips the rest of a line, a bounded piece at a time.
+fn skip_line(reader: &mut impl BufRead) {
+    loop {
+        let mut rest = Vec::new();
+        match reader.take(MAX_LINE as u64).read_until(b'\n', &mut rest) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if rest.last() == Some(&b'\n') => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A line for an error message: quoted, and cut after 200 characters.
+fn shown(line: &str) -> String {
+    let start: String = line.chars().take(200).collect();
+    if start.len() < line.len() {
+        format!("{start:?}… ({} bytes)", line.len())
+    } else {
+        format!("{line:?}")
+    }
 }
 
 /// `Child::wait` with a deadline: polls `try_wait`, because std has no timed wait.
@@ -276,5 +445,43 @@ fn wait_with_deadline(child: &mut Child, timeout: Duration) -> Option<ExitStatus
             return None;
         }
         thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_without_end_is_cut_and_the_next_line_still_comes() {
+        let mut endless = vec![b'x'; 10 * MAX_LINE];
+        endless.extend_from_slice(b"\nnext\n");
+        let (tx, rx) = mpsc::sync_channel(MAX_LINES);
+        read_lines(&endless[..], &tx);
+        let first = rx.try_recv().unwrap();
+        assert_eq!(first.len(), MAX_LINE);
+        assert_eq!(rx.try_recv().unwrap(), "next");
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn stderr_keeps_its_last_bytes_and_says_how_many_went() {
+        let mut tail = Tail::default();
+        for _ in 0..4 * MAX_STDERR / 1000 {
+            tail.push(&[b'e'; 1000]);
+        }
+        tail.push(b"error: the last line\n");
+        let text = tail.text();
+        assert!(text.len() <= MAX_STDERR * 3 / 2 + 100, "{}", text.len());
+        assert!(text.starts_with('[') && text.contains(" bytes not kept] "));
+        assert!(text.ends_with("error: the last line\n"));
+    }
+
+    #[test]
+    fn a_server_that_prints_no_address_is_an_error_not_a_panic() {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg("echo hello");
+        let error = Server::try_start_command(command).err().unwrap();
+        assert!(error.contains("`listening on ADDR`"), "{error}");
     }
 }

@@ -67,6 +67,9 @@ fn run(args: &Args) -> Result<(), String> {
         read_line(&mut from_server)?.ok_or("the server closed the connection without replying")?;
     println!("{reply}");
 
+    // Wait for the server's end of stream before closing: the side that closes first keeps
+    // the connection in TIME_WAIT, and this way that is always the server.
+    read_line(&mut from_server)?;
     // Dropping the stream closes the connection: our kernel sends FIN.
     Ok(())
 }

@@ -6,21 +6,23 @@
 //! lesson-04-client get postcard.png --out copy.png
 //! ```
 //!
-//! On a terminal it draws a progress bar (bytes, rate, time left) on stderr; otherwise it
-//! prints plain progress lines there. The result, with the SHA-256, goes to stdout.
+//! On a terminal it draws a progress bar (bytes, rate, time left) on stderr with `indicatif`;
+//! otherwise it prints plain progress lines there. The result, with the SHA-256, goes to stdout.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, ErrorKind, IsTerminal, Seek};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::io::{self, ErrorKind, IsTerminal, Seek, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use lesson_04::protocol::{
-    ErrorCode, FileInfo, Frame, MAX_PAYLOAD, ReadError, TransferError, hex, read_frame,
-    receive_data, send_data, sha256_of, write_frame,
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use lesson_04::cli::parse_addr;
+use lesson_04::connection::{
+    ReadError, TransferError, read_frame, receive_data, send_data, sha256_of, write_frame,
 };
+use lesson_04::frame::{ErrorCode, FileInfo, Frame, MAX_DATA, hex};
 
 /// How long to wait for the handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -97,7 +99,7 @@ fn send(addr: SocketAddr, path: &Path, name: Option<&str>) -> Result<(), String>
     println!("sending {name}: {size} bytes, sha256 {}", hex(&sha256));
 
     let mut stream = connect(addr)?;
-    let mut buf = [0u8; MAX_PAYLOAD];
+    let mut buf = [0u8; MAX_DATA];
     let offer = Frame::File(FileInfo {
         size,
         sha256,
@@ -112,8 +114,12 @@ fn send(addr: SocketAddr, path: &Path, name: Option<&str>) -> Result<(), String>
 
     // Second pass: the bytes, as DATA frames.
     let mut progress = Progress::new("sent", size);
-    let sent = send_data(&mut file, size, &mut stream, |n| progress.update(n));
-    progress.finish();
+    let mut done = 0;
+    let sent = send_data(&mut file, size, &mut stream, |n| {
+        done = n;
+        progress.update(n);
+    });
+    progress.finish(done);
     match sent {
         Ok(()) => {}
         Err(TransferError::Write(e)) => return Err(write_failed(&mut stream, &mut buf, e)),
@@ -141,7 +147,7 @@ fn send(addr: SocketAddr, path: &Path, name: Option<&str>) -> Result<(), String>
 
 /// Sending failed: the server has probably closed the connection after an ERROR frame that
 /// says why. Read it if it is there.
-fn write_failed(stream: &mut TcpStream, buf: &mut [u8; MAX_PAYLOAD], e: io::Error) -> String {
+fn write_failed(stream: &mut TcpStream, buf: &mut [u8; MAX_DATA], e: io::Error) -> String {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     match read_frame(stream, buf) {
         Ok(Some(Frame::Error { code, message })) => refused(code, message),
@@ -152,7 +158,7 @@ fn write_failed(stream: &mut TcpStream, buf: &mut [u8; MAX_PAYLOAD], e: io::Erro
 // ANCHOR: list
 fn list(addr: SocketAddr) -> Result<(), String> {
     let mut stream = connect(addr)?;
-    let mut buf = [0u8; MAX_PAYLOAD];
+    let mut buf = [0u8; MAX_DATA];
     write_frame(&mut stream, &Frame::List).map_err(|e| format!("sending LIST failed: {e}"))?;
     let (mut count, mut total) = (0u64, 0u64);
     loop {
@@ -190,7 +196,7 @@ fn get(addr: SocketAddr, name: &str, out: Option<&Path>) -> Result<(), String> {
         ));
     }
     let mut stream = connect(addr)?;
-    let mut buf = [0u8; MAX_PAYLOAD];
+    let mut buf = [0u8; MAX_DATA];
     write_frame(&mut stream, &Frame::Get { name })
         .map_err(|e| format!("sending GET failed: {e}"))?;
     let (size, sha256) = match read_frame(&mut stream, &mut buf) {
@@ -207,10 +213,12 @@ fn get(addr: SocketAddr, name: &str, out: Option<&Path>) -> Result<(), String> {
         .open(&temp.0)
         .map_err(|e| format!("cannot create {}: {e}", temp.0.display()))?;
     let mut progress = Progress::new("received", size);
+    let mut done = 0;
     let received = receive_data(&mut stream, &mut buf, size, &sha256, &mut file, |n| {
-        progress.update(n)
+        done = n;
+        progress.update(n);
     });
-    progress.finish();
+    progress.finish(done);
     match received {
         Ok(()) => {}
         Err(TransferError::Checksum { actual, .. }) => {
@@ -297,110 +305,70 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-// ANCHOR: progress
-/// Progress of a transfer: a bar redrawn in place on a terminal, plain lines otherwise.
+/// Progress of a transfer on stderr: `indicatif`'s bar (bytes, rate, time left) on a terminal;
+/// elsewhere (a log, a pipe) a plain line a second, which a file can hold.
 struct Progress {
     verb: &'static str,
     total: u64,
-    done: u64,
     started: Instant,
-    last_shown: Instant,
-    terminal: bool,
+    last_line: Instant,
+    bar: Option<ProgressBar>,
 }
 
 impl Progress {
     fn new(verb: &'static str, total: u64) -> Progress {
+        let bar = io::stderr().is_terminal().then(|| {
+            let style = ProgressStyle::with_template(
+                "[{bar:30}] {binary_bytes} of {binary_total_bytes} ({percent}%), \
+                 {binary_bytes_per_sec}, {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("#-");
+            ProgressBar::new(total).with_style(style)
+        });
         Progress {
             verb,
             total,
-            done: 0,
             started: Instant::now(),
-            last_shown: Instant::now(),
-            terminal: io::stderr().is_terminal(),
+            last_line: Instant::now(),
+            bar,
         }
     }
 
     fn update(&mut self, done: u64) {
-        self.done = done;
-        // Drawing costs time too: a terminal gets 10 frames a second, a log a line a second.
-        let every = if self.terminal {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(1)
-        };
-        if self.last_shown.elapsed() >= every && done < self.total {
-            self.show();
+        match &self.bar {
+            Some(bar) => bar.set_position(done), // indicatif redraws at most 20 times a second
+            None if self.last_line.elapsed() >= Duration::from_secs(1) && done < self.total => {
+                self.line(done);
+            }
+            None => {}
         }
     }
 
-    fn finish(&mut self) {
-        self.show();
-        if self.terminal {
-            eprintln!();
+    fn finish(&mut self, done: u64) {
+        match &self.bar {
+            Some(bar) => {
+                bar.finish();
+                // indicatif leaves the cursor at the end of the bar: end the line.
+                let _ = writeln!(io::stderr());
+            }
+            None => self.line(done),
         }
     }
 
-    fn show(&mut self) {
-        self.last_shown = Instant::now();
-        let seconds = self.started.elapsed().as_secs_f64();
-        let rate = if seconds > 0.0 {
-            self.done as f64 / seconds
-        } else {
-            0.0
-        };
-        let left = if rate > 0.0 {
-            let seconds = (self.total.saturating_sub(self.done) as f64 / rate).ceil() as u64;
-            format!("{}:{:02} left", seconds / 60, seconds % 60)
-        } else {
-            "?:?? left".to_string()
-        };
+    fn line(&mut self, done: u64) {
+        self.last_line = Instant::now();
         // An empty file is done as soon as it starts.
-        let percent = (self.done * 100).checked_div(self.total).unwrap_or(100);
-        let amounts = format!(
-            "{} of {} ({percent}%), {}/s",
-            human(self.done),
-            human(self.total),
-            human(rate as u64)
+        let percent = (done * 100).checked_div(self.total).unwrap_or(100);
+        let _ = writeln!(
+            io::stderr(),
+            "{} {} of {} ({percent}%) in {:.1} s",
+            self.verb,
+            HumanBytes(done),
+            HumanBytes(self.total),
+            self.started.elapsed().as_secs_f64()
         );
-        if self.terminal {
-            const WIDTH: u64 = 30;
-            let filled = (percent * WIDTH / 100) as usize;
-            let bar = format!(
-                "{}{}",
-                "#".repeat(filled),
-                "-".repeat(WIDTH as usize - filled)
-            );
-            // \r returns to the start of the line; ESC [K clears what the last frame left.
-            eprint!("\r[{bar}] {amounts}, {left}\x1b[K");
-        } else {
-            eprintln!("{} {amounts} in {seconds:.1} s", self.verb);
-        }
     }
-}
-
-/// 1536 → "1.5 KiB".
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-// ANCHOR_END: progress
-
-fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    let bad =
-        || format!("`{text}` is not an address of the form HOST:PORT, such as 127.0.0.1:8888");
-    text.to_socket_addrs()
-        .map_err(|_| bad())?
-        .next()
-        .ok_or_else(bad)
 }
 
 /// Turns a failed connect into one sentence that says what to do.

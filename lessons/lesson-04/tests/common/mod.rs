@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lesson_04::protocol::{
-    ErrorCode, FileInfo, Frame, MAX_PAYLOAD, ReadError, read_frame, sha256_of, write_frame,
-};
+use lesson_04::connection::{ReadError, read_frame, sha256_of, write_frame};
+use lesson_04::frame::{ErrorCode, FileInfo, Frame, MAX_DATA};
 use socket2::SockRef;
 use test_support::{DEADLINE, Finished, Server, run_to_end};
 
@@ -74,11 +73,13 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     sha256_of(&mut &bytes[..]).unwrap().1
 }
 
-/// Everything in a folder, names sorted, hidden (temporary) files included.
+/// Everything in a folder, names sorted, hidden (temporary) files included; only the server's
+/// lock file, `.lock`, which stays for as long as the folder does, is left out.
 pub fn names_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != ".lock")
         .collect();
     names.sort();
     names
@@ -126,7 +127,7 @@ pub enum Reply {
 /// A connection speaking the protocol frame by frame, so a test can misbehave on purpose.
 pub struct Raw {
     pub stream: TcpStream,
-    buf: Box<[u8; MAX_PAYLOAD]>,
+    buf: Box<[u8; MAX_DATA]>,
 }
 
 impl Raw {
@@ -137,7 +138,7 @@ impl Raw {
         stream.set_nodelay(true).unwrap();
         Raw {
             stream,
-            buf: Box::new([0u8; MAX_PAYLOAD]),
+            buf: Box::new([0u8; MAX_DATA]),
         }
     }
 
@@ -160,7 +161,7 @@ impl Raw {
 
     /// Sends `bytes` as DATA frames of at most 64 KiB.
     pub fn data(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(MAX_PAYLOAD) {
+        for chunk in bytes.chunks(MAX_DATA) {
             self.send(&Frame::Data(chunk));
         }
     }
@@ -190,6 +191,27 @@ impl Raw {
             },
             Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => Reply::Closed,
             Err(e) => panic!("reading a reply failed: {e}"),
+        }
+    }
+
+    /// The next reply, or `None` if none comes within the read timeout.
+    pub fn try_reply(&mut self) -> Option<Reply> {
+        match read_frame(&mut self.stream, &mut self.buf) {
+            Err(ReadError::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Ok(Some(Frame::End)) => Some(Reply::End),
+            Ok(Some(Frame::Error { code, message })) => {
+                Some(Reply::Error(code, message.to_string()))
+            }
+            Ok(None) => Some(Reply::Closed),
+            Ok(Some(other)) => Some(Reply::Other(format!("{other:?}"))),
+            Err(e) => Some(Reply::Other(e.to_string())),
         }
     }
 

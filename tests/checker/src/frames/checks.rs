@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{FrameConn, MAGIC, MAX_DATA, Next, code, code_name, header, kind};
+use super::{FrameConn, MAGIC, MAX_DATA, MAX_NAME, Next, code, code_name, header, kind};
 use crate::check::{Probe, Verdict};
 use crate::conn::quote;
 use crate::crowd::{self, Answer, Crowd};
@@ -47,18 +47,20 @@ fn unique(label: &str) -> String {
     format!("checker-{label}-{run}-{n}.bin")
 }
 
-/// `len` bytes that are not all alike (a different pattern for each `seed`), so that a byte
-/// lost, added or moved changes the checksum.
+/// `len` bytes that are not all alike (a different stream for each `seed`): the SHA-256 of the
+/// seed and a block number, block after block, so that a byte lost, added or moved changes the
+/// checksum.
 fn content(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = 0x9E37_79B9u32 ^ seed.wrapping_mul(0x85EB_CA6B);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
+    let mut bytes = Vec::with_capacity(len + 32);
+    for block in 0u64.. {
+        if bytes.len() >= len {
+            break;
+        }
+        let input = [seed.to_be_bytes().as_slice(), &block.to_be_bytes()].concat();
+        bytes.extend_from_slice(&super::sha256(&input));
+    }
+    bytes.truncate(len);
+    bytes
 }
 
 fn connect(p: &Probe) -> Result<FrameConn, Outcome> {
@@ -136,19 +138,41 @@ fn download_on(conn: &mut FrameConn, name: &str, bytes: &[u8]) -> Verdict {
     Ok(())
 }
 
+/// The most ENTRY frames one LIST may bring: at about 270 bytes each, 27 MB at the most. The
+/// checker's own uploads add about twenty per run, so this is thousands of runs.
+pub const MAX_ENTRIES: usize = 100_000;
+
 /// LIST on `conn`: the (name, size) of every ENTRY frame, up to END.
 fn list_on(conn: &mut FrameConn) -> Result<Vec<(String, u64)>, Outcome> {
     conn.send(&Frame::List)?;
-    // One deadline for the whole list: a server that sends ENTRY frames for ever fails.
-    let deadline = Instant::now() + conn.conn().timeout();
+    // One deadline for the whole list, and a bound on its length: a server that sends ENTRY
+    // frames for ever fails, without the checker's memory growing until the deadline.
+    let started = Instant::now();
+    let deadline = started + conn.conn().timeout();
     let mut entries = Vec::new();
     loop {
+        let n = entries.len();
+        let plural = if n == 1 { "" } else { "s" };
         match conn.receive_within(deadline.saturating_duration_since(Instant::now())) {
+            Next::Frame(Frame::Entry { .. }) if n == MAX_ENTRIES => {
+                return Err(fail(
+                    format!("more than {MAX_ENTRIES} ENTRY frames"),
+                    format!("at most {MAX_ENTRIES} ENTRY frames, then END"),
+                ));
+            }
             Next::Frame(Frame::Entry { size, name }) => entries.push((name, size)),
             Next::Frame(Frame::End) => return Ok(entries),
+            // The wait that ran out is the whole list's, not the last frame's.
+            Next::Nothing(_) => {
+                return Err(fail(
+                    format!(
+                        "no END within {:.1} s, after {n} ENTRY frame{plural}",
+                        started.elapsed().as_secs_f64()
+                    ),
+                    "ENTRY frames, then END",
+                ));
+            }
             other => {
-                let n = entries.len();
-                let plural = if n == 1 { "" } else { "s" };
                 return Err(fail(
                     format!("{other} after {n} ENTRY frame{plural}"),
                     "ENTRY frames, then END",
@@ -477,6 +501,17 @@ pub fn idle_timeout(p: &mut Probe) -> Verdict {
     }
     match end {
         Next::Closed | Next::Reset => Ok(()),
+        // The wait that ran out is the whole of it, ERROR frame or not.
+        Next::Nothing(_) => Err(fail(
+            format!(
+                "the connection still open after {:.1} s",
+                wait.as_secs_f64()
+            ),
+            format!(
+                "the connection closed within {:.1} s (an ERROR frame first is allowed)",
+                wait.as_secs_f64()
+            ),
+        )),
         other => Err(fail(
             other.to_string(),
             format!(
@@ -544,6 +579,158 @@ pub fn existing_name(p: &mut Probe) -> Verdict {
         ),
         None => Ok(()),
     }
+}
+
+/// How many times `too-large-then-data` is tried: a server that gets it right by luck of
+/// timing must be lucky every time.
+const LINGER_ROUNDS: usize = 10;
+/// What `too-large-then-data` sends after its FILE frame: 1 MiB of DATA frames.
+const AFTER_REFUSAL: usize = 1 << 20;
+
+/// A FILE frame over the server's limit followed at once, in one write, by 1 MiB of DATA
+/// frames (a client that does not wait for READY), then the client's FIN; ten times. Each time
+/// the client must read ERROR TooLarge and then a clean end of stream (FIN), not a reset. A
+/// server that closes with the DATA frames unread makes its kernel send RST instead of FIN, and
+/// the client loses the end of the conversation (on some systems the ERROR frame too). Proves
+/// the server says its last word with a lingering close: it shuts down its side, then reads
+/// (and drops) what the client still sends, for a bounded time.
+pub fn too_large_then_data(p: &mut Probe) -> Verdict {
+    let declared = p.options.max_size.map_or(HUGE, |max| max.saturating_add(1));
+    for round in 1..=LINGER_ROUNDS {
+        let mut conn = connect(p)?;
+        let mut bytes = Frame::File {
+            size: declared,
+            sha256: [0; 32],
+            name: unique("too-large-then-data"),
+        }
+        .encode();
+        let data = Frame::Data(vec![b'x'; MAX_DATA]).encode();
+        for _ in 0..AFTER_REFUSAL / MAX_DATA {
+            bytes.extend_from_slice(&data);
+        }
+        let Ok(mut writer) = conn.conn().stream().try_clone() else {
+            return Err(fail("a socket that cannot be cloned", "a second handle"));
+        };
+        // Written from another thread: the server stops reading frames at the FILE frame. The
+        // write timeout (the checker's timeout) bounds it.
+        let sending = thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut writer, &bytes);
+            let _ = writer.shutdown(std::net::Shutdown::Write);
+        });
+        let expected = "ERROR 3 (TooLarge), then a clean end of stream (FIN, not a reset), \
+                        every time";
+        let verdict = match conn.receive() {
+            Next::Frame(Frame::Error { code, .. }) if code == code::TOO_LARGE => {
+                match conn.receive() {
+                    Next::Closed => Ok(()),
+                    other => Err(fail(format!("the ERROR frame, then {other}"), expected)),
+                }
+            }
+            other => Err(fail(other.to_string(), expected)),
+        };
+        let _ = conn.conn().stream().shutdown(std::net::Shutdown::Both);
+        let _ = sending.join();
+        during(&format!("try {round} of {LINGER_ROUNDS}"), verdict)?;
+    }
+    Ok(())
+}
+
+/// The idle timeout, or a skip saying it is needed.
+fn idle_timeout_of(p: &Probe) -> Result<Duration, Outcome> {
+    p.options.idle_timeout.ok_or_else(|| {
+        Outcome::Skip(
+            "the server's idle timeout is unknown: give --idle-timeout SECS, the value the \
+             server was started with"
+                .into(),
+        )
+    })
+}
+
+/// A GET frame sent one byte every quarter of the idle timeout (at most a second), so that no
+/// single read waits as long as the idle timeout: the server must close the connection within
+/// its idle timeout plus the checker's timeout (an ERROR frame first is allowed). Run for a
+/// server that claims total deadlines (`--min-rate`). Proves a frame must arrive whole within
+/// the idle timeout: a per-read timeout lets a client that trickles hold a worker for ever
+/// (slowloris).
+pub fn slow_frame(p: &mut Probe) -> Verdict {
+    let idle = idle_timeout_of(p)?;
+    let gap = Duration::from_secs(1).min(idle / 4);
+    let limit = idle + p.options.timeout;
+    // A name long enough to last past the limit, one byte at a time (at most 255 bytes).
+    let mut name = unique("slow-frame");
+    let needed = (limit.as_secs_f64() / gap.as_secs_f64()) as usize + 1;
+    while name.len() < needed.min(MAX_NAME) {
+        name.push('x');
+    }
+    let bytes = Frame::Get { name }.encode();
+    let mut conn = connect(p)?;
+    conn.conn_mut().trickle(&bytes, gap, limit)
+}
+
+/// An upload whose DATA frames come at a quarter of the server's minimum rate (`--min-rate`),
+/// one small frame every quarter of the idle timeout: each frame arrives whole and at once, so
+/// only a rule on the average rate catches it. The server must close the connection within two
+/// idle timeouts plus the checker's timeout (a server may measure its first window from READY).
+/// Run for a server that claims total deadlines. Proves a trickled upload cannot hold a worker
+/// for ever.
+pub fn slow_upload(p: &mut Probe) -> Verdict {
+    let idle = idle_timeout_of(p)?;
+    let Some(min_rate) = p.options.min_rate else {
+        return Err(Outcome::Skip(
+            "the server's minimum rate is unknown: give --min-rate".into(),
+        ));
+    };
+    let gap = Duration::from_secs(1).min(idle / 4);
+    let limit = 2 * idle + p.options.timeout;
+    // A quarter of the minimum rate, at least a byte per frame.
+    let per_frame = ((min_rate as f64 * gap.as_secs_f64() / 4.0) as usize).clamp(1, MAX_DATA);
+    let frames = (limit.as_secs_f64() / gap.as_secs_f64()) as usize + 2;
+    // More than the frames will carry, so the upload never completes; within the limit if known.
+    let size = ((per_frame * frames * 2) as u64).min(p.options.max_size.unwrap_or(u64::MAX));
+    let bytes = content(size as usize, 12);
+    let name = unique("slow-upload");
+    let mut conn = connect(p)?;
+    offer(&mut conn, &name, &bytes)?;
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < limit && sent < bytes.len() {
+        let end = (sent + per_frame).min(bytes.len());
+        // A write that fails: the server has closed (or reset) the connection.
+        if conn.send(&Frame::Data(bytes[sent..end].to_vec())).is_err() {
+            return Ok(());
+        }
+        sent = end;
+        let wait = gap.min(limit.saturating_sub(started.elapsed()));
+        match conn.receive_within(wait) {
+            Next::Nothing(_) => {}
+            Next::Frame(Frame::Error { .. }) | Next::Closed | Next::Reset => return Ok(()),
+            other => {
+                return Err(fail(
+                    format!("{other} after {sent} of {} bytes", bytes.len()),
+                    "nothing, or an ERROR frame, then the connection closed",
+                ));
+            }
+        }
+    }
+    Err(fail(
+        format!(
+            "the connection still open after {:.1} s, {sent} bytes sent in frames of {per_frame} \
+             every {:.2} s",
+            started.elapsed().as_secs_f64(),
+            gap.as_secs_f64()
+        ),
+        format!(
+            "the connection closed within {:.1} s: a quarter of {min_rate} bytes/s is too slow",
+            limit.as_secs_f64()
+        ),
+    ))
+}
+
+/// With the server's process id (`--pid`): 200 connections opened at once and held; the
+/// server's thread count may grow by a few at most (see [`crowd::threads_stay_flat`]). Proves
+/// the server's threads are bounded, not one per connection.
+pub fn bounded_threads(p: &mut Probe) -> Verdict {
+    crowd::threads_stay_flat(p)
 }
 
 /// 200 connections opened at the same moment (from 200 threads), held until all are open or

@@ -330,6 +330,10 @@ impl FrameConn {
         &self.conn
     }
 
+    pub fn conn_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+
     /// Sends one frame in one write.
     pub fn send(&mut self, frame: &Frame) -> Result<(), Outcome> {
         self.conn.send(frame.encode())
@@ -413,7 +417,7 @@ impl From<Conn> for FrameConn {
 
 /// The table of checks for lesson 04, in the order they run: the protocol first, then each
 /// hostile client followed by a check that a well-behaved client can still upload and download.
-pub fn checks() -> Vec<Check> {
+pub fn checks(options: &crate::Options) -> Vec<Check> {
     use checks::*;
     type CheckFn = fn(&mut Probe) -> Verdict;
     let check = |name: &str, proves: &str, f: CheckFn| Check::new(name, proves, f);
@@ -425,7 +429,7 @@ pub fn checks() -> Vec<Check> {
             served,
         ))
     };
-    vec![
+    let mut table = vec![
         check(
             "upload",
             "FILE, READY, two DATA frames, then STORED with the same size, SHA-256 and name",
@@ -487,6 +491,11 @@ pub fn checks() -> Vec<Check> {
             too_large,
         ),
         hostile(
+            "too-large-then-data",
+            "a FILE over the limit, then 1 MiB of DATA at once: ERROR, then FIN (not RST), 10 of 10",
+            too_large_then_data,
+        ),
+        hostile(
             "vanish-mid-upload",
             "a client that resets after half its bytes leaves nothing listed under the name",
             vanish_mid_upload,
@@ -512,9 +521,38 @@ pub fn checks() -> Vec<Check> {
             dropped_200,
         ),
         hostile(
+            "bounded-threads",
+            "with --pid: 200 connections held open add no more than a few threads",
+            bounded_threads,
+        ),
+        hostile(
             "1000-burst",
             "1,000 connections in a burst, eight at a time: each GET answered (or ERROR Busy)",
             burst_1000,
         ),
-    ]
+    ];
+    if options.min_rate.is_some() {
+        // Before the crowds, after the idle timeout: where a silent client's check would be.
+        let at = table
+            .iter()
+            .position(|c| c.name == "existing-name")
+            .unwrap_or(table.len());
+        table.insert(
+            at,
+            hostile(
+                "slow-upload",
+                "DATA frames at a quarter of --min-rate: cut off within two idle timeouts",
+                slow_upload,
+            ),
+        );
+        table.insert(
+            at,
+            hostile(
+                "slow-frame",
+                "a frame trickled a byte at a time is cut off within the idle timeout, in total",
+                slow_frame,
+            ),
+        );
+    }
+    table
 }

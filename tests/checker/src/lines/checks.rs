@@ -497,6 +497,81 @@ pub fn burst_1000(spec: Spec, p: &mut Probe) -> Verdict {
     Ok(())
 }
 
+/// How many times the lingering close is tried: a server that gets it right by luck of timing
+/// must be lucky every time.
+const LINGER_ROUNDS: usize = 10;
+
+/// `a\nexit\n` followed at once by 1 MiB of `x`, in one write, then the client's FIN; ten
+/// times. Each time the client must read the reply to `a`, `bye`, and then a clean end of
+/// stream (FIN), not a reset. A server that closes with the 1 MiB unread makes the kernel send
+/// RST instead of FIN, and a client that is still writing then loses its end of stream (on some
+/// systems its last replies too). Proves the server says its last word and closes with a
+/// lingering close: it shuts down its side, then reads (and drops) what the client still sends.
+pub fn lingering_close(spec: Spec, p: &mut Probe) -> Verdict {
+    let mut replies = vec![spec.reply(1, "a")];
+    replies.extend(spec.bye());
+    for round in 1..=LINGER_ROUNDS {
+        let mut conn = greeted(spec, p)?;
+        let Ok(mut writer) = conn.stream().try_clone() else {
+            return Err(fail("a socket that cannot be cloned", "a second handle"));
+        };
+        // Written from another thread: the server may stop reading before the end. The write
+        // timeout (the checker's timeout) bounds it.
+        let sending = thread::spawn(move || {
+            let mut bytes = b"a\nexit\n".to_vec();
+            bytes.resize(bytes.len() + LONG_LINE, b'x');
+            let _ = writer.write_all(&bytes);
+            let _ = writer.shutdown(std::net::Shutdown::Write);
+        });
+        let drained = conn.drain(conn.timeout(), 4096);
+        let text = String::from_utf8_lossy(&drained.bytes);
+        let complete = drained.total == drained.bytes.len();
+        let ok =
+            drained.end == End::Closed && complete && all_match(conn.framing(), &text, &replies);
+        // Ends the writer at once if the server neither reads nor closes.
+        let _ = conn.stream().shutdown(std::net::Shutdown::Both);
+        let _ = sending.join();
+        if !ok {
+            let mut expected: Vec<String> = replies.iter().map(Reply::to_string).collect();
+            expected.push("a clean end of stream (FIN, not a reset), every time".into());
+            return Err(fail(
+                format!("{} (try {round} of {LINGER_ROUNDS})", drained.describe()),
+                expected.join(" then "),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes of a line that never ends (`slowloris…`), one every quarter of the idle timeout (at
+/// most a second), so that no single read ever waits as long as the idle timeout. The server
+/// must close the connection within its idle timeout plus the checker's timeout, an error line
+/// first allowed. Needs the idle timeout (`--idle-timeout`), and is run for a server that
+/// claims total deadlines (`--min-rate`). Proves a line has a total deadline, not a per-read
+/// timeout, which a client that trickles a byte at a time holds open for ever: the attack
+/// called slowloris.
+pub fn slowloris(spec: Spec, p: &mut Probe) -> Verdict {
+    let Some(idle) = p.options.idle_timeout else {
+        return Err(Outcome::Skip(
+            "the server's idle timeout is unknown: give --idle-timeout SECS".into(),
+        ));
+    };
+    let mut conn = greeted(spec, p)?;
+    let _ = conn.stream().set_nodelay(true);
+    let gap = BYTE_GAP.min(idle / 4);
+    let limit = idle + p.options.timeout;
+    let bytes = vec![b'x'; (limit.as_secs_f64() / gap.as_secs_f64()) as usize + 1];
+    conn.trickle(&bytes, gap, limit).map(drop)
+}
+
+/// With the server's process id (`--pid`): 200 connections opened at once and held, while the
+/// server's thread count is read from `/proc` for up to the checker's timeout. It may grow by
+/// at most [`crowd::THREAD_SLACK`]. Proves the server's threads are bounded (a pool, or none),
+/// not one per connection, which a crowd of clients turns into thousands of threads.
+pub fn bounded_threads(_spec: Spec, p: &mut Probe) -> Verdict {
+    crowd::threads_stay_flat(p)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Follow-ups.
 

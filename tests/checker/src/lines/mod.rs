@@ -17,6 +17,9 @@ pub const BUSY: &str = "busy: try again later";
 pub struct Spec {
     pub lesson: Lesson,
     pub dialect: Dialect,
+    /// The server claims total deadlines (the checker was given `--min-rate`): the slowloris
+    /// check runs.
+    pub total_deadlines: bool,
 }
 
 impl Spec {
@@ -268,11 +271,35 @@ pub fn checks(spec: Spec) -> Vec<Check> {
             glued_exit,
         ));
     }
+    // The originals have no `bye` and no limits to speak of: these hold the course's servers to
+    // what their chapters promise.
+    let course_lines = line_lesson && spec.dialect == Dialect::Course;
+    if course_lines {
+        table.push(hostile(
+            "lingering-close",
+            "`a\\nexit\\n` then 1 MiB in one write: the reply, `bye`, then FIN (not RST), 10 of 10",
+            lingering_close,
+        ));
+    }
+    if course_lines && spec.total_deadlines {
+        table.push(hostile(
+            "slowloris",
+            "a line trickled a byte at a time is cut off within the idle timeout, in total",
+            slowloris,
+        ));
+    }
     table.push(hostile(
         "200-dropped",
         "200 connections opened at once, then dropped",
         dropped_200,
     ));
+    if course_lines {
+        table.push(hostile(
+            "bounded-threads",
+            "with --pid: 200 connections held open add no more than a few threads",
+            bounded_threads,
+        ));
+    }
     if line_lesson {
         table.push(hostile(
             "1000-burst",

@@ -92,15 +92,39 @@ pub enum Flaw {
     NotListening,
     /// Lesson 04: a fault of its sample server.
     Upload(upload::Fault),
+    /// After `bye`, closes at once, with what the client still sends unread.
+    NoLinger,
+    /// A timeout per read only: a line trickled a byte at a time lasts for ever.
+    PerReadTimeout,
+    /// A thread per connection instead of one at a time or a pool.
+    ThreadPerConnection,
+}
+
+/// A lingering close: shut down our side (FIN), then read and drop what the client still sends
+/// until its end of stream, for half a second at most, so that closing does not reset the
+/// connection (and lose the last word) while the client is still writing.
+pub fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_millis(500);
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        if !matches!(stream.read(&mut buf), Ok(n) if n > 0) {
+            return;
+        }
+    }
 }
 
 /// State shared by a sample server's threads.
 struct Shared {
     lesson: Lesson,
     flaw: Flaw,
-    addr: SocketAddr,
-    /// The server has stopped (crashed, or the test is over): accept nothing more.
-    stopped: AtomicBool,
+    /// Where it listens; stopped when it crashed, or the test is over.
+    life: Life,
     accepted: AtomicUsize,
     /// Messages answered on all connections, for [`Flaw::CountsAcrossConnections`].
     total: AtomicUsize,
@@ -108,12 +132,6 @@ struct Shared {
 }
 
 impl Shared {
-    /// Stops the server, and wakes the acceptor blocked in accept() so it sees it.
-    fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-    }
-
     /// A random ACK number from 1 to 1000 (xorshift: good enough for a sample).
     fn ack(&self) -> u64 {
         let mut x = self.random.load(Ordering::Relaxed);
@@ -126,37 +144,91 @@ impl Shared {
 }
 
 /// A sample server for lesson 02 (one client at a time) or 03 (a pool), running until dropped.
-pub struct Sample {
-    shared: Arc<Shared>,
-    /// For [`Flaw::NotListening`]: the bound socket, kept open.
+pub struct Sample;
+
+/// Where a sample listens, and whether it has stopped: all that stopping it takes.
+pub struct Life {
+    pub addr: SocketAddr,
+    stopped: AtomicBool,
+}
+
+impl Life {
+    pub fn new(addr: SocketAddr, stopped: bool) -> Life {
+        Life {
+            addr,
+            stopped: AtomicBool::new(stopped),
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        !self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Stops the server, and wakes the acceptor blocked in accept() so it sees it.
+    pub fn stop(&self) {
+        if !self.stopped.swap(true, Ordering::SeqCst) {
+            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        }
+    }
+}
+
+/// A sample's shared state, which holds its [`Life`].
+pub trait Lives: Send + Sync {
+    fn life(&self) -> &Life;
+}
+
+/// A sample server running in this process, until dropped.
+pub struct Running {
+    shared: Arc<dyn Lives>,
+    /// For a sample that binds but never listens: the bound socket, kept open.
     _bound: Option<Socket>,
 }
 
+impl Running {
+    pub fn new(shared: Arc<dyn Lives>, bound: Option<Socket>) -> Running {
+        Running {
+            shared,
+            _bound: bound,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.life().addr
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shared.life().stop();
+    }
+}
+
+impl Lives for Shared {
+    fn life(&self) -> &Life {
+        &self.life
+    }
+}
+
 impl Sample {
-    pub fn start(lesson: Lesson, flaw: Flaw) -> Sample {
+    pub fn start(lesson: Lesson, flaw: Flaw) -> Running {
         assert_ne!(lesson, Lesson::L01, "lesson 01 is OneShot");
         if flaw == Flaw::NotListening {
             let (socket, addr) = bind_only();
             let shared = Arc::new(Shared {
                 lesson,
                 flaw,
-                addr,
-                stopped: AtomicBool::new(true),
+                life: Life::new(addr, true),
                 accepted: AtomicUsize::new(0),
                 total: AtomicUsize::new(0),
                 random: AtomicU64::new(1),
             });
-            return Sample {
-                shared,
-                _bound: Some(socket),
-            };
+            return Running::new(shared, Some(socket));
         }
         let listener = listen();
         let shared = Arc::new(Shared {
             lesson,
             flaw,
-            addr: listener.local_addr().unwrap(),
-            stopped: AtomicBool::new(false),
+            life: Life::new(listener.local_addr().unwrap(), false),
             accepted: AtomicUsize::new(0),
             total: AtomicUsize::new(0),
             random: AtomicU64::new(0x2545_f491_4f6c_dd1d),
@@ -175,20 +247,7 @@ impl Sample {
             }
             thread::spawn(move || accept_into_pool(listener, jobs, for_acceptor));
         }
-        Sample {
-            shared,
-            _bound: None,
-        }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.shared.addr
-    }
-}
-
-impl Drop for Sample {
-    fn drop(&mut self) {
-        self.shared.stop();
+        Running::new(shared, None)
     }
 }
 
@@ -214,7 +273,7 @@ fn listen() -> TcpListener {
 fn next_client(listener: &TcpListener, shared: &Shared) -> Option<TcpStream> {
     let (stream, _) = listener.accept().ok()?;
     let n = shared.accepted.fetch_add(1, Ordering::SeqCst) + 1;
-    if shared.stopped.load(Ordering::SeqCst) {
+    if !shared.life.running() {
         return None;
     }
     if let Flaw::StopsAfter(limit) = shared.flaw
@@ -227,9 +286,14 @@ fn next_client(listener: &TcpListener, shared: &Shared) -> Option<TcpStream> {
 
 fn serve_one_at_a_time(listener: TcpListener, shared: Arc<Shared>) {
     while let Some(stream) = next_client(&listener, &shared) {
+        if shared.flaw == Flaw::ThreadPerConnection {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || drop(serve_lines(stream, &shared)));
+            continue;
+        }
         let (event, stream) = serve_lines(stream, &shared);
         if shared.flaw == Flaw::CrashesOn(event) {
-            shared.stopped.store(true, Ordering::SeqCst);
+            shared.life.stop();
             drop(stream);
             return;
         }
@@ -238,6 +302,11 @@ fn serve_one_at_a_time(listener: TcpListener, shared: Arc<Shared>) {
 
 fn accept_into_pool(listener: TcpListener, jobs: SyncSender<TcpStream>, shared: Arc<Shared>) {
     while let Some(stream) = next_client(&listener, &shared) {
+        if shared.flaw == Flaw::ThreadPerConnection {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || drop(serve_lines(stream, &shared)));
+            continue;
+        }
         if let Err(mpsc::TrySendError::Full(mut stream)) = jobs.try_send(stream) {
             let _ = stream.write_all(b"busy: try again later\n");
         }
@@ -245,22 +314,34 @@ fn accept_into_pool(listener: TcpListener, jobs: SyncSender<TcpStream>, shared: 
 }
 
 fn work(queue: Arc<Mutex<Receiver<TcpStream>>>, shared: Arc<Shared>) {
+    work_on(&queue, &*shared, |stream| {
+        let (event, stream) = serve_lines(stream, &shared);
+        (shared.flaw == Flaw::CrashesOn(event), stream)
+    });
+}
+
+/// A worker of a sample's pool: takes connections from `queue` until it closes, and while the
+/// sample is `running`, serves each with `serve`, which says whether the sample crashes now.
+/// A crash stops the sample first and closes the connection after: the client must not see
+/// the close before the server is down.
+pub fn work_on<S: Lives, T>(
+    queue: &Mutex<Receiver<TcpStream>>,
+    shared: &S,
+    mut serve: impl FnMut(TcpStream) -> (bool, T),
+) {
     loop {
         let next = queue.lock().unwrap().recv();
         let Ok(stream) = next else { return };
-        if shared.stopped.load(Ordering::SeqCst) {
+        if !shared.life().running() {
             continue;
         }
-        let (event, stream) = serve_lines(stream, &shared);
-        if shared.flaw == Flaw::CrashesOn(event) {
-            // Stop first, close after: the client must not see the close before the server is
-            // down.
-            shared.stop();
-            drop(stream);
+        let (crash, connection) = serve(stream);
+        if crash {
+            shared.life().stop();
         }
+        drop(connection);
     }
 }
-
 /// One conversation of lessons 02 and 03, with the sample's flaw. Returns how it ended, and
 /// the connection still open (if it is), so the caller decides what happens first.
 fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStream>) {
@@ -288,6 +369,8 @@ fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStre
     }
     let mut count = 0;
     let mut pending: Vec<u8> = Vec::new();
+    // When the line under way began: it must be whole within the idle timeout, in total.
+    let mut line_began: Option<Instant> = None;
     let mut reads_in_line = 0;
     let mut bad_read = false;
     let mut buf = [0u8; 4096];
@@ -300,7 +383,17 @@ fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStre
         buf.len()
     };
     loop {
-        let n = match stream.read(&mut buf[..read_size]) {
+        let wait = match line_began {
+            Some(began) if flaw != Flaw::PerReadTimeout => idle.saturating_sub(began.elapsed()),
+            _ => idle,
+        };
+        let read = if wait.is_zero() {
+            Err(ErrorKind::TimedOut.into())
+        } else {
+            let _ = stream.set_read_timeout(Some(wait));
+            stream.read(&mut buf[..read_size])
+        };
+        let n = match read {
             Ok(0) if flaw == Flaw::KeepsOpenAtEof => {
                 thread::sleep(HOLD);
                 return (Event::Eof, Some(stream));
@@ -386,6 +479,9 @@ fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStre
             let text = String::from_utf8_lossy(&line).into_owned();
             if text == "exit" && flaw != Flaw::IgnoresExit {
                 let _ = stream.write_all(b"bye\n");
+                if flaw != Flaw::NoLinger {
+                    linger(&mut stream);
+                }
                 return (Event::Exit, Some(stream));
             }
             count += 1;
@@ -393,6 +489,11 @@ fn serve_lines(mut stream: TcpStream, shared: &Shared) -> (Event, Option<TcpStre
             if flaw == Flaw::GluedDropsRest {
                 pending.clear();
             }
+        }
+        if pending.is_empty() {
+            line_began = None;
+        } else if line_began.is_none() {
+            line_began = Some(Instant::now());
         }
         if pending.len() > LINE_LIMIT && flaw != Flaw::NoLineLimit {
             event!(Event::TooLong);

@@ -5,17 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use socket2::Socket;
 
-use super::{HOLD, IDLE, bind_only, listen};
+use super::{HOLD, IDLE, Life, Lives, Running, bind_only, listen, work_on};
 
 /// The largest upload the sample accepts; the checker is told the same.
 pub const MAX_SIZE: u64 = 1 << 20;
@@ -91,33 +90,36 @@ pub enum Fault {
     StopsAfter(usize),
     /// Stops when this happens, as a crash would.
     CrashesOn(Event),
+    /// After an ERROR frame, closes at once, with what the client still sends unread.
+    NoLinger,
+    /// A timeout per read only: a frame or an upload trickled a byte at a time lasts for ever.
+    PerReadTimeout,
+    /// A thread per connection instead of the pool.
+    ThreadPerConnection,
 }
+
+/// The sample's minimum upload rate, in bytes per second over each idle-timeout window; the
+/// checker is told the same.
+pub const MIN_RATE: u64 = 16 * 1024;
 
 struct Shared {
     fault: Fault,
-    addr: SocketAddr,
-    stopped: AtomicBool,
+    life: Life,
     accepted: AtomicUsize,
     files: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
-impl Shared {
-    /// Stops the server, and wakes the acceptor blocked in accept() so it sees it.
-    fn stop(&self) {
-        if !self.stopped.swap(true, Ordering::SeqCst) {
-            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        }
+/// A lesson-04 sample, running until dropped.
+pub struct Sample;
+
+impl Lives for Shared {
+    fn life(&self) -> &Life {
+        &self.life
     }
 }
 
-/// A lesson-04 sample, running until dropped.
-pub struct Sample {
-    shared: Arc<Shared>,
-    _bound: Option<Socket>,
-}
-
 impl Sample {
-    pub fn start(fault: Fault) -> Sample {
+    pub fn start(fault: Fault) -> Running {
         let (listener, bound, addr) = if fault == Fault::NotListening {
             let (socket, addr) = bind_only();
             (None, Some(socket), addr)
@@ -128,8 +130,7 @@ impl Sample {
         };
         let shared = Arc::new(Shared {
             fault,
-            addr,
-            stopped: AtomicBool::new(listener.is_none()),
+            life: Life::new(addr, listener.is_none()),
             accepted: AtomicUsize::new(0),
             files: Mutex::new(BTreeMap::new()),
         });
@@ -144,20 +145,7 @@ impl Sample {
             let for_acceptor = Arc::clone(&shared);
             thread::spawn(move || accept(listener, jobs, for_acceptor));
         }
-        Sample {
-            shared,
-            _bound: bound,
-        }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.shared.addr
-    }
-}
-
-impl Drop for Sample {
-    fn drop(&mut self) {
-        self.shared.stop();
+        Running::new(shared, bound)
     }
 }
 
@@ -168,8 +156,13 @@ fn accept(listener: TcpListener, jobs: SyncSender<TcpStream>, shared: Arc<Shared
         };
         let n = shared.accepted.fetch_add(1, Ordering::SeqCst) + 1;
         let over = matches!(shared.fault, Fault::StopsAfter(limit) if n > limit);
-        if shared.stopped.load(Ordering::SeqCst) || over {
+        if !shared.life.running() || over {
             return;
+        }
+        if shared.fault == Fault::ThreadPerConnection {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || drop(serve(stream, &shared)));
+            continue;
         }
         if let Err(mpsc::TrySendError::Full(mut stream)) = jobs.try_send(stream) {
             let _ = stream.write_all(&frame(shared.fault, ERROR, &error(BUSY, "busy")));
@@ -178,22 +171,11 @@ fn accept(listener: TcpListener, jobs: SyncSender<TcpStream>, shared: Arc<Shared
 }
 
 fn work(queue: Arc<Mutex<Receiver<TcpStream>>>, shared: Arc<Shared>) {
-    loop {
-        let next = queue.lock().unwrap().recv();
-        let Ok(stream) = next else { return };
-        if shared.stopped.load(Ordering::SeqCst) {
-            continue;
-        }
+    work_on(&queue, &*shared, |stream| {
         let (event, stream) = serve(stream, &shared);
-        if let Some(event) = event
-            && shared.fault == Fault::CrashesOn(event)
-        {
-            // Stop first, close after: the client must not see the close before the server
-            // is down.
-            shared.stop();
-        }
-        drop(stream);
-    }
+        let crash = event.is_some_and(|event| shared.fault == Fault::CrashesOn(event));
+        (crash, stream)
+    });
 }
 
 /// A frame: header (with the sample's fault) and payload.
@@ -255,14 +237,22 @@ enum Stop {
 
 /// Reads one frame: `Ok(None)` at a clean end of the stream.
 fn read_frame(stream: &mut TcpStream, fault: Fault) -> Result<Option<(u8, Vec<u8>)>, Stop> {
+    let idle = if fault == Fault::NoIdleTimeout {
+        HOLD
+    } else {
+        IDLE
+    };
     loop {
         let mut head = [0u8; 6];
+        let _ = stream.set_read_timeout(Some(idle));
         match stream.read(&mut head[..1]) {
             Ok(0) => return Ok(None),
             Ok(_) => {}
             Err(e) => return Err(lost(e)),
         }
-        stream.read_exact(&mut head[1..]).map_err(lost)?;
+        // The rest of the frame within the idle timeout, in total (unless the fault).
+        let deadline = (fault != Fault::PerReadTimeout).then(|| Instant::now() + idle);
+        fill(stream, &mut head[1..], deadline)?;
         let [magic, kind, l0, l1, l2, l3] = head;
         let len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
         if magic != MAGIC && fault != Fault::IgnoresMagic {
@@ -284,9 +274,31 @@ fn read_frame(stream: &mut TcpStream, fault: Fault) -> Result<Option<(u8, Vec<u8
             return Err(Stop::Refuse(BAD_FRAME, format!("bad length {len}")));
         }
         let mut payload = vec![0u8; len];
-        stream.read_exact(&mut payload).map_err(lost)?;
+        fill(stream, &mut payload, deadline)?;
         return Ok(Some((kind, payload)));
     }
+}
+
+/// `read_exact`, by `deadline` in total when there is one.
+fn fill(stream: &mut TcpStream, buf: &mut [u8], deadline: Option<Instant>) -> Result<(), Stop> {
+    let Some(deadline) = deadline else {
+        return stream.read_exact(buf).map_err(lost);
+    };
+    let mut got = 0;
+    while got < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Stop::Lost { idle: true });
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        match stream.read(&mut buf[got..]) {
+            Ok(0) => return Err(Stop::Lost { idle: false }),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(lost(e)),
+        }
+    }
+    Ok(())
 }
 
 /// Reads and throws away `len` bytes (at most 64 KiB at a time).
@@ -341,16 +353,13 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> (Option<Event>, TcpStream) {
                 // A crash on a refusal comes before the answer, as a panic in the code that
                 // refuses would.
                 if fault == Fault::CrashesOn(Event::Refused(code)) {
-                    shared.stop();
+                    shared.life.stop();
                 }
                 let _ = stream.write_all(&frame(fault, ERROR, &error(code, &message)));
-                let _ = stream.shutdown(Shutdown::Write);
                 // A lingering close: read what the client still sends, so that closing does
                 // not reset the connection before the client has read the ERROR frame.
-                let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-                let mut buf = [0u8; 4096];
-                let deadline = Instant::now() + Duration::from_millis(500);
-                while Instant::now() < deadline && matches!(stream.read(&mut buf), Ok(n) if n > 0) {
+                if fault != Fault::NoLinger {
+                    super::linger(&mut stream);
                 }
                 return (Some(Event::Refused(code)), stream);
             }
@@ -383,8 +392,16 @@ fn upload(stream: &mut TcpStream, shared: &Shared, payload: &[u8]) -> Result<(),
     write(stream, &frame(fault, READY, &[]))?;
     let mut bytes = Vec::new();
     let mut first = true;
+    // The minimum rate: at least MIN_RATE × IDLE bytes in every idle-timeout window.
+    let (mut window, mut at_window) = (Instant::now(), 0);
     while (bytes.len() as u64) < size || (first && fault == Fault::EmptyNeedsData) {
         first = false;
+        if window.elapsed() >= IDLE && fault != Fault::PerReadTimeout {
+            if ((bytes.len() - at_window) as u64) < MIN_RATE * IDLE.as_secs() {
+                return Err(Stop::Lost { idle: true });
+            }
+            (window, at_window) = (Instant::now(), bytes.len());
+        }
         match read_frame(stream, fault) {
             Ok(Some((DATA, data))) => bytes.extend_from_slice(&data),
             Ok(Some((kind, _))) => {
