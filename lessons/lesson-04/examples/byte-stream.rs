@@ -89,7 +89,6 @@ fn delimited() {
     println!("  The newline, not the read, says where a message ends.\n");
 }
 
-// ANCHOR: split
 fn split_by_the_buffer() {
     println!("3. One write of 3000 bytes, read with a 1024-byte buffer");
     let (client, server) = pair();
@@ -119,7 +118,6 @@ fn split_in_time() {
     writer.join().unwrap();
     println!("  The first read returned half a message: a partial read.\n");
 }
-// ANCHOR_END: split
 
 fn length_prefixed() {
     println!("5. Two quick writes of length-prefixed frames, read with read_exact");

@@ -20,7 +20,6 @@
 use std::fmt;
 use std::ops::RangeInclusive;
 
-// ANCHOR: constants
 /// The first byte of every frame: "F" for file in the high half, version 1 in the low half.
 /// A peer speaking anything else (a person typing into `nc`, a web browser) is caught by its
 /// very first byte.
@@ -38,7 +37,6 @@ pub const MAX_MESSAGE: usize = 1024;
 pub const CHECKSUM_LEN: usize = 32;
 /// size (8) + checksum (32): the fixed part of a FILE or STORED payload, before the name.
 const FILE_FIXED: usize = 8 + CHECKSUM_LEN;
-// ANCHOR_END: constants
 
 // ANCHOR: kind
 /// What a frame is, the second byte of its header.

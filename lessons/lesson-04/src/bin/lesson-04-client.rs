@@ -155,7 +155,6 @@ fn write_failed(stream: &mut TcpStream, buf: &mut [u8; MAX_DATA], e: io::Error) 
     }
 }
 
-// ANCHOR: list
 fn list(addr: SocketAddr) -> Result<(), String> {
     let mut stream = connect(addr)?;
     let mut buf = [0u8; MAX_DATA];
@@ -176,7 +175,6 @@ fn list(addr: SocketAddr) -> Result<(), String> {
     println!("{count} {files}, {total} bytes");
     Ok(())
 }
-// ANCHOR_END: list
 
 // ANCHOR: get
 fn get(addr: SocketAddr, name: &str, out: Option<&Path>) -> Result<(), String> {
