@@ -3,9 +3,9 @@
 #
 #   book/scripts/regen-output.sh original
 #
-# Runs the checker against the unmodified ../shared/seed-python/server.py (lesson 02's protocol,
-# in the original's dialect) and threaded_server.py (lesson 03's), a fresh copy of the program
-# for every check, on a free port, under a 1 GiB memory cap. Writes, under $1:
+# Runs the checker against the original tests/originals/server.py (lesson 02's protocol, in the
+# original's dialect) and threaded_server.py (lesson 03's), a fresh copy of the program for
+# every check, on a free port, under the course's 2 GiB memory cap. Writes, under $1:
 #   server.txt, threaded_server.txt   the checker's output, first line the command
 # The checker's test (tests/checker/tests/originals.rs) runs the same checks with the same
 # options and fails if its results and these files disagree on which checks pass and fail:
@@ -18,10 +18,6 @@ checker=target/debug/checker
 
 if ! command -v python3 >/dev/null; then
   echo "original.sh: python3 is not installed; leaving $out as it was" >&2
-  exit 0
-fi
-if [ ! -f ../shared/seed-python/server.py ] || [ ! -f ../shared/seed-python/threaded_server.py ]; then
-  echo "original.sh: the original programs (../shared/seed-python) are not there; leaving $out as it was" >&2
   exit 0
 fi
 

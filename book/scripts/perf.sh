@@ -8,19 +8,15 @@
 # at 1, 8, 64 and 256 clients, three times. Everything runs on 127.0.0.1, on ports the kernel
 # picks.
 #
-# Tools: python3 and the original programs in ../shared/seed-python/, for threaded_server.py.
-# Without them the figures would lack the original that the chapter discusses, so the script says
-# so and leaves the old output as it was.
+# Tools: python3, for the original tests/originals/threaded_server.py. Without it the figures
+# would lack the original that the chapter discusses, so the script says so and leaves the old
+# output as it was.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 out=$(realpath "$1")
 
 if ! command -v python3 >/dev/null 2>&1; then
   echo "perf.sh: python3 is not installed; leaving $out as it was" >&2
-  exit 0
-fi
-if [ ! -f ../shared/seed-python/threaded_server.py ]; then
-  echo "perf.sh: ../shared/seed-python/threaded_server.py not found; leaving $out as it was" >&2
   exit 0
 fi
 # Every point lasts at least a second (the tool's default): 300 s is enough for all of them.

@@ -1,7 +1,8 @@
-//! What goes wrong in the original `server.py`, shown by running it, unmodified, on a free port
-//! (`test_support::seed`). Each test demonstrates one failure and prints what it observed, in a
-//! line starting with `observed:`; the chapter quotes those lines. Without python3 the tests
-//! skip, saying why.
+//! What goes wrong in the original `server.py` (`tests/originals/`), shown by running it as it
+//! is on a free port (`test_support::originals`). Each test demonstrates one failure and prints
+//! what it observed, in a line starting with `observed:`; the chapter quotes those lines. They
+//! need python3, so they are ignored by plain `cargo test`; `cargo test -p lesson-02 --test
+//! original -- --ignored` runs them, and fails them, saying why, where python3 is missing.
 //!
 //! server.py's protocol has no framing: it greets with `连接成功!` ("connected!") with no
 //! newline, and answers each recv(1024) with `第N条信息:` ("message N:") and the bytes received,
@@ -14,13 +15,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use test_support::client::is_timeout;
-use test_support::observe::{cpu_time, wait_for_tcp_socket};
-use test_support::{Client, DEADLINE, Server, run_to_end, seed};
+use test_support::observe::{cpu_time, tcp_sockets, wait_for_tcp_socket};
+use test_support::{Client, DEADLINE, Server, originals, run_to_end};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson-02");
-
-/// server.py needs little memory; the cap keeps a runaway from hurting the machine.
-const VM_LIMIT: u64 = 512 << 20;
 
 /// The original's greeting: "connected!" in Chinese, 13 bytes of UTF-8, no newline.
 const GREETING: &str = "连接成功!";
@@ -30,15 +28,9 @@ fn reply(n: u32, text: &str) -> String {
     format!("第{n}条信息:{text}")
 }
 
-/// Starts the original server.py, or prints why the test is skipped.
-fn original(test: &str) -> Option<Server> {
-    match seed::start_server("server.py", VM_LIMIT) {
-        Ok(server) => Some(server),
-        Err(reason) => {
-            seed::skip(test, &reason);
-            None
-        }
-    }
+/// Starts the original server.py, or fails the test, saying why it cannot run.
+fn original() -> Server {
+    originals::required(originals::start_server("server.py"))
 }
 
 /// Reads exactly `expected.len()` bytes (the original sends no newline to wait for) and checks
@@ -85,10 +77,9 @@ fn expect_refused(server: &Server) {
 
 // ANCHOR: vanish
 #[test]
+#[ignore = "needs python3"]
 fn the_original_dies_when_a_client_vanishes() {
-    let Some(mut server) = original("the_original_dies_when_a_client_vanishes") else {
-        return;
-    };
+    let mut server = original();
     let conn = greeted(&server);
     // The client leaves without saying `exit`: its FIN reaches the server as end of stream.
     drop(conn);
@@ -105,10 +96,9 @@ fn the_original_dies_when_a_client_vanishes() {
 // ANCHOR_END: vanish
 
 #[test]
+#[ignore = "needs python3"]
 fn the_original_dies_when_a_client_resets() {
-    let Some(mut server) = original("the_original_dies_when_a_client_resets") else {
-        return;
-    };
+    let mut server = original();
     let conn = greeted(&server);
     conn.reset();
     let death = expect_death(&mut server);
@@ -119,10 +109,9 @@ fn the_original_dies_when_a_client_resets() {
 
 // ANCHOR: half_close
 #[test]
+#[ignore = "needs python3"]
 fn the_original_spins_on_a_half_close() {
-    let Some(server) = original("the_original_spins_on_a_half_close") else {
-        return;
-    };
+    let server = original();
     let mut conn = greeted(&server);
     conn.stream().set_nodelay(true).unwrap();
     conn.send("hi");
@@ -204,10 +193,9 @@ fn watch(server: &Server, stream: &TcpStream, window: Duration) -> (usize, Durat
 }
 
 #[test]
+#[ignore = "needs python3"]
 fn the_original_crashes_on_bytes_that_are_not_utf8() {
-    let Some(mut server) = original("the_original_crashes_on_bytes_that_are_not_utf8") else {
-        return;
-    };
+    let mut server = original();
     let mut conn = greeted(&server);
     conn.send(b"\xff\xfe");
     let death = expect_death(&mut server);
@@ -218,11 +206,9 @@ fn the_original_crashes_on_bytes_that_are_not_utf8() {
 
 // ANCHOR: split_utf8
 #[test]
+#[ignore = "needs python3"]
 fn the_original_crashes_on_a_character_split_across_packets() {
-    let Some(mut server) = original("the_original_crashes_on_a_character_split_across_packets")
-    else {
-        return;
-    };
+    let mut server = original();
     let mut conn = greeted(&server);
     // "café" is 63 61 66 C3 A9: the é takes two bytes. Here the first packet ends after C3, as
     // it can when a long message is cut into segments; the A9 would come in the next one.
@@ -235,10 +221,9 @@ fn the_original_crashes_on_a_character_split_across_packets() {
 
 // ANCHOR: glued
 #[test]
+#[ignore = "needs python3"]
 fn the_original_misses_exit_glued_to_a_message_and_answers_out_of_step() {
-    let Some(server) = original("the_original_misses_exit_glued_to_a_message") else {
-        return;
-    };
+    let server = original();
     // A first client keeps server.py busy, so that the second one waits in the backlog.
     let mut first = greeted(&server);
     let mut second = Client::connect(server.addr());
@@ -284,11 +269,9 @@ fn the_original_misses_exit_glued_to_a_message_and_answers_out_of_step() {
 
 // ANCHOR: time_wait
 #[test]
+#[ignore = "needs python3"]
 fn the_original_cannot_restart_while_a_connection_is_in_time_wait() {
-    let Some(server) = original("the_original_cannot_restart_while_a_connection_is_in_time_wait")
-    else {
-        return;
-    };
+    let server = original();
     let port = server.addr().port();
     let mut conn = greeted(&server);
     // On `exit`, server.py closes the connection first: its side will go through TIME_WAIT.
@@ -339,3 +322,67 @@ fn the_original_cannot_restart_while_a_connection_is_in_time_wait() {
     println!("observed: the same bind with SO_REUSEADDR set, after server.py: {error}");
 }
 // ANCHOR_END: time_wait
+
+// ANCHOR: backlog
+#[test]
+#[ignore = "needs python3"]
+fn the_original_leaves_a_burst_past_its_listen_backlog_waiting() {
+    let server = original();
+    let port = server.addr().port();
+    // One client keeps server.py busy: it calls accept() again only when this one leaves.
+    let _first = greeted(&server);
+
+    // A burst of 20 more clients, each a non-blocking connect, one after the other.
+    const BURST: usize = 20;
+    let target = socket2::SockAddr::from(server.addr());
+    let burst: Vec<socket2::Socket> = (0..BURST)
+        .map(|_| {
+            let socket =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            socket.set_nonblocking(true).unwrap();
+            match socket.connect(&target) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
+                Err(e) => panic!("connect failed at once: {e}"),
+            }
+            socket
+        })
+        .collect();
+
+    // listen(5): the kernel keeps at most 5 + 1 finished connections waiting for accept(), and
+    // drops the SYN of every client past that. Those clients are not refused: they wait in
+    // SYN-SENT, and their kernel sends the SYN again after 1 s, 3 s, 7 s …
+    let deadline = Instant::now() + DEADLINE;
+    let (queued, waiting) = loop {
+        let sockets = tcp_sockets();
+        let queued = sockets
+            .iter()
+            .find(|s| s.local.port() == port && s.state == "LISTEN")
+            .map_or(0, |s| s.rx_queue);
+        let waiting = sockets
+            .iter()
+            .filter(|s| s.remote.port() == port && s.state == "SYN-SENT")
+            .count();
+        if (queued == 6 && waiting == BURST - 6) || Instant::now() >= deadline {
+            break (queued, waiting);
+        }
+        // Polling the kernel's table for a state change; not synchronisation by sleeping.
+        thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(queued, 6, "connections waiting in server.py's accept queue");
+    assert_eq!(
+        waiting,
+        BURST - 6,
+        "clients whose SYN was dropped, still in SYN-SENT"
+    );
+    println!(
+        "observed: {BURST} clients at once while server.py served one: {queued} wait in its \
+         accept queue (listen(5) admits 5 + 1), the other {waiting} are still in SYN-SENT, \
+         their SYN dropped"
+    );
+    drop(burst);
+}
+// ANCHOR_END: backlog
+
+/// EINPROGRESS on Linux: a non-blocking connect has started and not finished yet.
+const EINPROGRESS: i32 = 115;

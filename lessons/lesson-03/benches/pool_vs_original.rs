@@ -5,9 +5,10 @@
 //! cargo bench -p lesson-03 --bench pool_vs_original
 //! ```
 //!
-//! First it watches the original start threads with no client connected. The original starts
-//! threads without bound, so it only ever runs here under a 2 GiB address-space limit, and each
-//! instance is killed as soon as it has been measured. Then two rounds, each measuring the
+//! First it watches the original (`tests/originals/threaded_server.py`) start threads with no
+//! client connected. The original starts threads without bound, so it only ever runs here under
+//! the course's address-space limit (`test_support::originals::VM_LIMIT`), and each instance is
+//! killed as soon as it has been measured. Then two rounds, each measuring the
 //! original and lesson 03 (16 and 64 workers) in turn, three times over, and reporting the
 //! median run of each:
 //!
@@ -15,7 +16,8 @@
 //! 2. the clients connect 2 ms apart, which the original's listen backlog of 5 survives, so its
 //!    speed per message shows on its own.
 //!
-//! Without python3 it says so and measures lesson 03 alone. Everything goes to 127.0.0.1 on free
+//! Without python3 it measures lesson 03 alone, and says `not measured: <reason>` in the
+//! original's row of each table. Everything goes to 127.0.0.1 on free
 //! ports, and every load run is bounded in time (at most 20 s; about two minutes in all).
 
 use std::fs;
@@ -24,14 +26,12 @@ use std::time::{Duration, Instant};
 
 use loadgen::{Config, Framing, Report};
 use test_support::observe::cpu_time;
-use test_support::{Server, seed};
+use test_support::{Server, originals};
 
 const CLIENTS: usize = 64;
 const MESSAGES: usize = 2000;
 /// Runs of each server in each round; the median one is reported.
 const REPEATS: usize = 3;
-/// The original's address-space limit: 2 GiB.
-const VM_LIMIT: u64 = 2 << 30;
 /// Every load run ends by then.
 const RUN_TIMEOUT: Duration = Duration::from_secs(20);
 const LESSON_03: &str = env!("CARGO_BIN_EXE_lesson-03");
@@ -48,9 +48,9 @@ fn main() {
          each server {REPEATS} times per round, the median run shown"
     );
 
-    let python = seed::command("threaded_server.py", 0, VM_LIMIT).err();
+    let python = originals::command("threaded_server.py", 0).err();
     match &python {
-        Some(reason) => println!("\nthe original threaded_server.py is not measured: {reason}"),
+        Some(reason) => println!("\nthe original threaded_server.py: not measured: {reason}"),
         None => runaway_threads(),
     }
     for (round, stagger) in [
@@ -58,10 +58,7 @@ fn main() {
         ("clients connect 2 ms apart", Duration::from_millis(2)),
     ] {
         println!("\n== {round}\n");
-        let mut runs: Vec<(&str, Vec<Measured>)> = Vec::new();
-        if python.is_none() {
-            runs.push((ORIGINAL, Vec::new()));
-        }
+        let mut runs: Vec<(&str, Vec<Measured>)> = vec![(ORIGINAL, Vec::new())];
         for (label, _) in OURS {
             runs.push((label, Vec::new()));
         }
@@ -69,6 +66,9 @@ fn main() {
         for _ in 0..REPEATS {
             for (label, measured) in runs.iter_mut() {
                 let run = if *label == ORIGINAL {
+                    if python.is_some() {
+                        continue;
+                    }
                     original(stagger)
                 } else {
                     let (_, workers) = OURS.iter().find(|(l, _)| l == label).unwrap();
@@ -78,7 +78,7 @@ fn main() {
                 measured.extend(run);
             }
         }
-        table(&mut runs);
+        table(&mut runs, python.as_deref());
     }
 }
 
@@ -95,7 +95,8 @@ impl Measured {
 }
 
 /// Prints the median run of each server, the ratios, and what went wrong.
-fn table(runs: &mut [(&str, Vec<Measured>)]) {
+/// `unmeasured`: why the original could not run, if it could not.
+fn table(runs: &mut [(&str, Vec<Measured>)], unmeasured: Option<&str>) {
     println!(
         "{:<28} {:>13} {:>7} {:>7} {:>10} {:>10} {:>9}   all runs",
         "server", "round trips/s", "p50 ms", "p99 ms", "slowest", "server µs", "clients"
@@ -111,7 +112,11 @@ fn table(runs: &mut [(&str, Vec<Measured>)]) {
     let mut medians = Vec::new();
     for (label, measured) in runs {
         let Some(m) = measured.get(measured.len() / 2) else {
-            println!("{label:<28} {:>13}", "not measured");
+            let why = match unmeasured {
+                Some(reason) if *label == ORIGINAL => reason,
+                _ => "every run of it failed to start (see above)",
+            };
+            println!("{label:<28} not measured: {why}");
             continue;
         };
         let r = &m.report;
@@ -166,11 +171,11 @@ fn table(runs: &mut [(&str, Vec<Measured>)]) {
     }
 }
 
-/// Starts the original under the limit and waits until its main thread has died (its
-/// RuntimeError is on stderr) and the thread count has stopped changing, for at most 10 s.
+/// Starts the original under the limit and watches its threads until its main thread has died
+/// (its RuntimeError is on stderr) and the thread count has stopped changing, for at most 10 s.
 /// Returns the server and the thread counts seen, with when.
-fn start_original() -> Option<(Server, Vec<(Duration, usize)>)> {
-    let mut server = seed::start_server("threaded_server.py", VM_LIMIT).ok()?;
+fn watch_original() -> Option<(Server, Vec<(Duration, usize)>)> {
+    let mut server = originals::start_server("threaded_server.py").ok()?;
     let pid = server.pid();
     let started = Instant::now();
     let mut samples = vec![(Duration::ZERO, threads(pid))];
@@ -197,9 +202,9 @@ fn start_original() -> Option<(Server, Vec<(Duration, usize)>)> {
 fn runaway_threads() {
     println!(
         "\nthe original, started under a {} GiB address-space limit, with no client:",
-        VM_LIMIT >> 30
+        originals::VM_LIMIT >> 30
     );
-    let Some((server, samples)) = start_original() else {
+    let Some((server, samples)) = watch_original() else {
         println!("  it ended by itself: nothing to measure");
         return;
     };
@@ -236,8 +241,13 @@ fn runaway_threads() {
 
 /// One run against a fresh original, which is killed right after.
 fn original(stagger: Duration) -> Option<Measured> {
-    let (server, _) = start_original()?;
-    Some(measure(&server, Framing::Raw, stagger))
+    match originals::start_threaded_server() {
+        Ok(server) => Some(measure(&server, Framing::Raw, stagger)),
+        Err(why) => {
+            println!("the original did not start: {why}");
+            None
+        }
+    }
 }
 
 fn measure(server: &Server, framing: Framing, stagger: Duration) -> Measured {

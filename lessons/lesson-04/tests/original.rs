@@ -1,23 +1,17 @@
-//! The original Python server, unmodified, meets a message longer than its `recv(1024)`.
+//! The original Python server (`tests/originals/server.py`) meets a message longer than its
+//! `recv(1024)`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use test_support::{DEADLINE, seed};
+use test_support::{DEADLINE, originals};
 
 /// `server.py` treats whatever one `recv(1024)` returns as one message. One message of 3000
 /// bytes, sent with one write, comes back as three "messages", numbered 1, 2 and 3.
 #[test]
+#[ignore = "needs python3"]
 fn the_original_server_takes_one_long_message_for_three() {
-    let server = match seed::start_server("server.py", 0) {
-        Ok(server) => server,
-        Err(reason) => {
-            return seed::skip(
-                "the_original_server_takes_one_long_message_for_three",
-                &reason,
-            );
-        }
-    };
+    let server = originals::required(originals::start_server("server.py"));
     let mut stream = TcpStream::connect_timeout(&server.addr(), DEADLINE)
         .unwrap_or_else(|e| panic!("cannot connect to server.py: {e}"));
     stream.set_read_timeout(Some(DEADLINE)).unwrap();

@@ -40,7 +40,7 @@
 //!    `checker = { path = "../../tests/checker" }` (beside `test-support.workspace = true`).
 //! 2. Create `lessons/lesson-NN/tests/conformance.rs`; for lesson 02:
 //!
-//! ```ignore
+//! ```text
 //! //! The course's conformance checker on the real lesson-02 server: every check must pass.
 //!
 //! use std::time::Duration;

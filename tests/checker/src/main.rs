@@ -36,7 +36,7 @@ run, and leaves them on the server (the protocol has no delete). Give the server
 
 The original Python servers: --lesson 02 --dialect original (server.py) or --lesson 03
 --dialect original (threaded_server.py) against one you started, or --original to let the
-checker start a fresh copy from ../shared/seed-python/ for every check, under a 1 GiB memory cap.
+checker start a fresh copy from tests/originals/ for every check, under a 2 GiB memory cap.
 Never run threaded_server.py without a cap: it starts threads without end, even with no client."
 )]
 struct Args {

@@ -6,14 +6,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use test_support::{Server, seed};
+use test_support::{Server, originals};
 
 use crate::Lesson;
-
-/// The address space the original `threaded_server.py` may use. It starts threads in an endless
-/// loop, even with no client, until the machine runs out; under this cap it stops after a few
-/// dozen threads instead.
-pub const ORIGINAL_VM_LIMIT: u64 = 1 << 30;
 
 /// Where the server under check is.
 pub enum Target {
@@ -108,8 +103,8 @@ impl Target {
     }
 
     /// A fresh copy of the original Python server for `lesson` (`server.py` for lesson 02,
-    /// `threaded_server.py` for lesson 03) per check, unmodified, on a free port, under a cap of
-    /// [`ORIGINAL_VM_LIMIT`] bytes of address space. Fails when python3 or the programs are
+    /// `threaded_server.py` for lesson 03, from `tests/originals/`) per check, on a free port,
+    /// under the course's memory cap (`test_support::originals`). Fails when python3 is
     /// missing.
     pub fn original(lesson: Lesson) -> Result<Target, String> {
         let script = match lesson {
@@ -118,16 +113,14 @@ impl Target {
             other => return Err(format!("lesson {other} has no original Python server")),
         };
         // Fails early, with the reason, when python3 or the script is not there.
-        seed::command(script, 0, ORIGINAL_VM_LIMIT)?;
+        originals::command(script, 0)?;
         Ok(Target::Fresh(Box::new(move || {
-            let server = Server::try_start_command(seed::command(script, 0, ORIGINAL_VM_LIMIT)?)?;
-            if script == "threaded_server.py" {
-                // With no client at all it starts threads until the memory cap stops it, a
-                // fraction of a second later: its main thread then dies of the error, and the
-                // threads already started are all it will ever have. Check it in that state,
-                // the one it is in whenever a client comes a moment after it started.
-                server.wait_for_stderr("can't start new thread", test_support::DEADLINE);
-            }
+            // threaded_server.py is checked once it has reached its thread limit, the state it
+            // is in whenever a client comes a moment after it started.
+            let server = match lesson {
+                Lesson::L03 => originals::start_threaded_server()?,
+                _ => originals::start_server(script)?,
+            };
             Ok(Box::new(server) as Box<dyn Instance>)
         })))
     }

@@ -142,7 +142,17 @@ pub struct Outcome {
     pub points: Vec<Point>,
     /// Series or points left out, and why, one sentence each.
     pub notes: Vec<String>,
+    /// The series of which not one point was measured, with why: the tables and plots say so
+    /// where their figures would be.
+    pub unmeasured: Vec<Unmeasured>,
     pub elapsed: Duration,
+}
+
+/// A series not measured at all, and why.
+#[derive(Clone, Debug)]
+pub struct Unmeasured {
+    pub label: String,
+    pub why: String,
 }
 
 /// Measures every series at every client count, `options.rounds` times, printing one progress
@@ -157,12 +167,12 @@ pub fn measure_all(options: &Options, progress: &mut impl Write) -> Outcome {
     let servers = Servers::new(&options.bin_dir, queue);
     let mut points = Vec::new();
     let mut notes = Vec::new();
-    let mut skipped: Vec<&str> = Vec::new();
+    let mut skipped: Vec<(&str, String)> = Vec::new();
     let mut out_of_time = false;
 
     'rounds: for round in 1..=options.rounds {
         for series in &options.series {
-            if (series.once && round > 1) || skipped.contains(&series.key.as_str()) {
+            if (series.once && round > 1) || skipped.iter().any(|(key, _)| *key == series.key) {
                 continue;
             }
             let mut server = None;
@@ -190,7 +200,7 @@ pub fn measure_all(options: &Options, progress: &mut impl Write) -> Outcome {
                         }
                         Err(why) => {
                             notes.push(format!("{} not measured: {why}", series.label));
-                            skipped.push(&series.key);
+                            skipped.push((&series.key, why));
                             break;
                         }
                     }
@@ -231,9 +241,27 @@ pub fn measure_all(options: &Options, progress: &mut impl Write) -> Outcome {
             options.budget.as_secs()
         ));
     }
+    let unmeasured = options
+        .series
+        .iter()
+        .filter(|series| !points.iter().any(|p| p.key == series.key))
+        .map(|series| {
+            let skip = skipped.iter().find(|(key, _)| *key == series.key);
+            let why = match skip {
+                Some((_, why)) => why.clone(),
+                None if out_of_time => "the run's budget ran out before it".to_string(),
+                None => "no point could be measured (see the notes)".to_string(),
+            };
+            Unmeasured {
+                label: series.label.clone(),
+                why,
+            }
+        })
+        .collect();
     Outcome {
         points,
         notes,
+        unmeasured,
         elapsed: started.elapsed(),
     }
 }
@@ -313,15 +341,18 @@ pub fn run(options: &Options, progress: &mut impl Write) -> Result<String, Strin
         fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
     write("results.csv", &report::csv(&outcome.points))?;
-    write("speed.md", &report::speed_table(&summaries).markdown())?;
-    write("cost.md", &report::cost_table(&summaries).markdown())?;
+    let missing = &outcome.unmeasured;
+    let speed = report::speed_table(&summaries).with_unmeasured(missing);
+    let cost = report::cost_table(&summaries).with_unmeasured(missing);
+    write("speed.md", &speed.markdown())?;
+    write("cost.md", &cost.markdown())?;
     let goals = report::goals(&summaries).join("\n") + "\n";
     write("goals.txt", &goals)?;
     let machine = machine::describe(&before, &after, options, outcome.elapsed);
     write("machine.txt", &machine)?;
     for chart in plot::charts() {
         let path = options.out.join(chart.file);
-        plot::draw(&chart, &summaries, &options.clients, &path)
+        plot::draw(&chart, &summaries, missing, &options.clients, &path)
             .map_err(|e| format!("cannot draw {}: {e}", path.display()))?;
     }
 
@@ -335,9 +366,9 @@ pub fn run(options: &Options, progress: &mut impl Write) -> Result<String, Strin
     let mut summary = String::new();
     summary.push_str(&machine);
     summary.push_str("\nWhat the clients saw (median of the rounds; lost: in the worst round)\n\n");
-    summary.push_str(&report::speed_table(&summaries).text());
+    summary.push_str(&speed.text());
     summary.push_str("\nWhat the server paid (median of the rounds, read from /proc)\n\n");
-    summary.push_str(&report::cost_table(&summaries).text());
+    summary.push_str(&cost.text());
     summary.push_str("\nNotes\n\n");
     summary.push_str(&notes);
     summary.push('\n');

@@ -10,14 +10,9 @@ use std::thread;
 use std::time::Duration;
 
 use loadgen::{Config, Report};
-use test_support::{Server, seed};
+use test_support::{Server, originals};
 
 use crate::Program;
-
-/// The address space the original `threaded_server.py` may use: 2 GiB. It starts threads in an
-/// endless loop even with no client; under this cap it stops after about a hundred (each has
-/// an 8 MiB stack), instead of after the machine has run out.
-pub const ORIGINAL_VM_LIMIT: u64 = 2 << 30;
 
 /// What the server paid for one load, read from `/proc/PID`. `None` where it could not be read.
 #[derive(Clone, Debug, Default)]
@@ -143,28 +138,15 @@ impl Servers {
     }
 }
 
-// ANCHOR: original
-/// Starts the original `threaded_server.py`, unmodified, on a free port, capped at
-/// [`ORIGINAL_VM_LIMIT`] bytes of address space, and waits until it has stopped starting threads.
+/// Starts the original `threaded_server.py` (`tests/originals/`) on a free port, under the
+/// course's memory cap, and waits until it has stopped starting threads.
 fn start_original() -> Result<Server, String> {
-    let command = seed::command("threaded_server.py", 0, ORIGINAL_VM_LIMIT)?;
-    let server = Server::try_start_command(command)?;
     // Its main thread starts threads in an endless loop, each of which blocks in accept(). Under
     // the cap, starting one soon fails: the main thread dies of the error. The threads it did
     // start are not daemons, so the process lives on, and they go on accepting: one client each.
     // Measure it in that state, the one it is in a moment after it starts.
-    if !server.wait_for_stderr("can't start new thread", Duration::from_secs(10)) {
-        return Err("it did not reach its thread limit within 10 s".to_string());
-    }
-    let mut server = server;
-    if let Some(status) = server.wait_exit(Duration::ZERO) {
-        return Err(format!(
-            "it ended by itself ({status}) before any client came"
-        ));
-    }
-    Ok(server)
+    originals::start_threaded_server()
 }
-// ANCHOR_END: original
 
 // ANCHOR: measure
 /// Puts the load `config` on `server` and reads, around it, what the server paid.

@@ -9,8 +9,8 @@ use std::path::Path;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
-use crate::Program;
 use crate::report::{Summary, thousands};
+use crate::{Program, Unmeasured};
 
 /// One plot.
 pub struct Chart {
@@ -93,9 +93,11 @@ struct Line {
 }
 
 /// Draws `chart` from `summaries` into an SVG file at `path`; `clients` are the x axis' ticks.
+/// Each series in `missing` gets a line under the legend: `not measured: <reason>`.
 pub fn draw(
     chart: &Chart,
     summaries: &[Summary],
+    missing: &[Unmeasured],
     clients: &[usize],
     path: &Path,
 ) -> Result<(), String> {
@@ -143,7 +145,7 @@ pub fn draw(
         };
         render(
             chart,
-            &lines,
+            (&lines, missing),
             (x, x_labels),
             (min / 2.0..max * 3.0).log_scale(),
             path,
@@ -151,7 +153,7 @@ pub fn draw(
     } else {
         render(
             chart,
-            &lines,
+            (&lines, missing),
             (x, x_labels),
             0.0..(max * 1.15).max(1.0),
             path,
@@ -162,7 +164,7 @@ pub fn draw(
 
 fn render<Y>(
     chart: &Chart,
-    lines: &[Line],
+    (lines, missing): (&[Line], &[Unmeasured]),
     (x, x_labels): (Range<f64>, usize),
     y: Y,
     path: &Path,
@@ -177,7 +179,7 @@ where
     root.fill(&WHITE)?;
     let lost_anywhere = lines.iter().any(|l| l.points.iter().any(|p| p.2));
     let entries = lines.len() + usize::from(lost_anywhere);
-    let legend_rows = entries.div_ceil(LEGEND_COLUMNS) as u32;
+    let legend_rows = (entries.div_ceil(LEGEND_COLUMNS) + missing.len()) as u32;
     let (top, bottom) = root.split_vertically(SIZE.1 - 16 - legend_rows * LEGEND_ROW);
 
     let mut plot = ChartBuilder::on(&top)
@@ -260,6 +262,17 @@ where
             "clients were lost here",
             (x + 46, y - 9),
             text(15.0),
+        ))?;
+    }
+    // A series that lacks: a whole row each, since the reason is long.
+    let first_row = entries.div_ceil(LEGEND_COLUMNS) as i32;
+    for (i, series) in missing.iter().enumerate() {
+        let (x, y) = (24, 10 + (first_row + i as i32) * LEGEND_ROW as i32);
+        let note = format!("{}: not measured: {}", series.label, series.why);
+        bottom.draw(&Text::new(
+            note,
+            (x, y - 9),
+            text(15.0).color(&RGBColor(110, 110, 110)),
         ))?;
     }
     root.present()?;

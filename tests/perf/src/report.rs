@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use loadgen::Report;
 
-use crate::Program;
 use crate::measure::Point;
+use crate::{Program, Unmeasured};
 
 /// The columns of `results.csv`: the load generator's own, then the round and what the server
 /// paid.
@@ -161,9 +161,17 @@ pub struct Table {
     header: Vec<&'static str>,
     /// Every column but the first holds numbers, aligned right.
     rows: Vec<Vec<String>>,
+    /// Series not measured at all: one row each, `not measured: <reason>`.
+    unmeasured: Vec<Unmeasured>,
 }
 
 impl Table {
+    /// The same table, with a row for each series that was not measured, saying why.
+    pub fn with_unmeasured(mut self, missing: &[Unmeasured]) -> Table {
+        self.unmeasured = missing.to_vec();
+        self
+    }
+
     pub fn markdown(&self) -> String {
         let mut out = format!("| {} |\n|", self.header.join(" | "));
         for i in 0..self.header.len() {
@@ -172,6 +180,14 @@ impl Table {
         out.push('\n');
         for row in &self.rows {
             let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        for missing in &self.unmeasured {
+            let empty = " |".repeat(self.header.len() - 2);
+            let _ = writeln!(
+                out,
+                "| {} | not measured: {} |{empty}",
+                missing.label, missing.why
+            );
         }
         out
     }
@@ -205,6 +221,17 @@ impl Table {
         let mut out = line(self.header.clone());
         for row in &self.rows {
             out.push_str(&line(row.iter().map(String::as_str).collect()));
+        }
+        // Outside the columns, so that a long reason does not widen them.
+        for missing in &self.unmeasured {
+            let pad = widths[0].saturating_sub(missing.label.chars().count());
+            let _ = writeln!(
+                out,
+                "{}{}  not measured: {}",
+                missing.label,
+                " ".repeat(pad),
+                missing.why
+            );
         }
         out
     }
@@ -242,6 +269,7 @@ pub fn speed_table(summaries: &[Summary]) -> Table {
                 ]
             })
             .collect(),
+        unmeasured: Vec::new(),
     }
 }
 
@@ -272,6 +300,7 @@ pub fn cost_table(summaries: &[Summary]) -> Table {
                 ]
             })
             .collect(),
+        unmeasured: Vec::new(),
     }
 }
 
@@ -461,6 +490,7 @@ mod tests {
                 vec!["a".into(), "1".into()],
                 vec!["bbbbbbbb".into(), "256".into()],
             ],
+            unmeasured: Vec::new(),
         };
         assert_eq!(
             table.text(),
@@ -470,6 +500,34 @@ mod tests {
             table
                 .markdown()
                 .starts_with("| Server | Clients |\n| --- | ---: |\n")
+        );
+    }
+
+    #[test]
+    fn a_series_not_measured_has_a_row_saying_why() {
+        let missing = [Unmeasured {
+            label: "c".into(),
+            why: "python3 is not installed".into(),
+        }];
+        let table = Table {
+            header: vec!["Server", "Clients", "Rate"],
+            rows: vec![vec!["aaaa".into(), "1".into(), "5".into()]],
+            unmeasured: Vec::new(),
+        }
+        .with_unmeasured(&missing);
+        assert!(
+            table
+                .text()
+                .ends_with("\nc       not measured: python3 is not installed\n"),
+            "{}",
+            table.text()
+        );
+        assert!(
+            table
+                .markdown()
+                .ends_with("| c | not measured: python3 is not installed | |\n"),
+            "{}",
+            table.markdown()
         );
     }
 }

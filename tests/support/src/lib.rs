@@ -10,7 +10,7 @@
 //! - [`pieces`]: a reader that hands out bytes piece by piece, as a socket does, and a connected
 //!   pair of sockets, for checking a function that reads without starting a server.
 //! - [`observe`] looks through `/proc`: a process's CPU time, the TCP sockets and their states.
-//! - [`seed`] runs the original Python programs from `../shared/seed-python/`, unmodified.
+//! - [`originals`] runs the original Python programs, kept in `tests/originals/`.
 //!
 //! Nothing here sleeps to synchronise: every wait is on an event (a line, an exit, a byte) and
 //! every wait is bounded by a deadline, so a broken server fails a test instead of hanging it.
@@ -19,9 +19,9 @@ pub mod cli;
 pub mod client;
 pub mod exercise;
 pub mod observe;
+pub mod originals;
 pub mod pieces;
 pub mod process;
-pub mod seed;
 
 pub use client::Client;
 pub use pieces::{Pieces, connected_pair};

@@ -162,9 +162,6 @@ mod tests {
 
     #[test]
     fn sees_a_listener_and_its_accept_queue() {
-        if !std::path::Path::new("/proc/net/tcp").exists() {
-            return;
-        }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let _waiting = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -176,9 +173,6 @@ mod tests {
 
     #[test]
     fn measures_cpu_time_of_this_process() {
-        if !std::path::Path::new("/proc/self/stat").exists() {
-            return;
-        }
         assert!(cpu_time(std::process::id()).is_some());
     }
 }
