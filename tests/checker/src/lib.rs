@@ -88,6 +88,7 @@ pub mod conn;
 pub mod cpu;
 pub mod crowd;
 pub mod frames;
+pub mod keepalive;
 pub mod lines;
 pub mod report;
 pub mod target;
@@ -172,6 +173,9 @@ pub struct Options {
     /// Lesson 04: the largest upload the server accepts (its `--max-size`), if known. The check
     /// `too-large` declares one byte more; without it, 2^60 bytes, more than any server takes.
     pub max_size: Option<u64>,
+    /// The keepalive idle time the server arms on every accepted connection (lesson 06's
+    /// `--keepalive-idle`). With it, the check `keepalive` runs last; without it, it is left out.
+    pub keepalive: Option<Duration>,
 }
 
 impl Default for Options {
@@ -183,19 +187,24 @@ impl Default for Options {
             only: Vec::new(),
             allow_remote: false,
             max_size: None,
+            keepalive: None,
         }
     }
 }
 
 /// The table of checks for `lesson`, in the order they run.
 pub fn checks(lesson: Lesson, options: &Options) -> Vec<Check> {
-    match lesson {
+    let mut table = match lesson {
         Lesson::L01 | Lesson::L02 | Lesson::L03 => lines::checks(lines::Spec {
             lesson,
             dialect: options.dialect,
         }),
         Lesson::L04 => frames::checks(),
+    };
+    if let Some(idle) = options.keepalive {
+        table.push(keepalive::check(idle));
     }
+    table
 }
 
 /// Runs every check (or those in `options.only`) on `target` and returns the report. Panics

@@ -82,6 +82,12 @@ struct Args {
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     max_size: Option<u64>,
 
+    /// The keepalive idle time, in seconds, the server arms on the connections it accepts
+    /// (lesson 06's --keepalive-idle). Adds the check `keepalive`: the server's end of a
+    /// connection carries a keepalive timer due within that time (read from /proc/net/tcp).
+    #[arg(long, value_name = "SECS")]
+    keepalive: Option<f64>,
+
     /// Run only this check (and its follow-up); repeat for more.
     #[arg(long, value_name = "NAME")]
     only: Vec<String>,
@@ -137,6 +143,7 @@ fn run(args: &Args) -> Result<bool, String> {
         only: args.only.clone(),
         allow_remote: args.allow_remote,
         max_size: args.max_size,
+        keepalive: args.keepalive.map(seconds).transpose()?,
     };
 
     if args.list {

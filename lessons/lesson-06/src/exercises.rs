@@ -1,0 +1,1 @@
+//! Lesson 06 exercises: placeholder, filled below.

@@ -1,0 +1,1 @@
+//! Our answers to lesson 06's exercises.
