@@ -205,6 +205,10 @@ fn serve(stream: TcpStream, peer: SocketAddr, settings: &Keepalive, idle: Durati
             hang_up(&stream);
             log(format!("{peer}: no whole line for {idle:?}; closed"));
         }
+        // No hang_up: the client reads nothing, so our last line could never get through.
+        End::Stalled => log(format!(
+            "{peer}: stopped reading our replies (its window stayed full for {idle:?}); closed"
+        )),
         End::Failed(failure) => log(format!("{peer}: {failure}; closed")),
     }
     // Dropping the stream closes it.
@@ -217,6 +221,8 @@ enum End {
     Closed,
     TooLong,
     Idle,
+    /// Our reply could not be written before the deadline: the client stopped reading.
+    Stalled,
     Failed(Failure),
 }
 
@@ -259,8 +265,10 @@ fn converse(stream: &TcpStream, peer: SocketAddr, idle: Duration, messages: &mut
         // A reply to a reader that stopped reading fills its window, then our send buffer,
         // and then write() blocks: the deadline bounds that too.
         deadline = Instant::now() + idle;
-        if let Err(e) = write_line(&mut writer, &reply, deadline) {
-            return End::Failed(failure::classify(&e, Phase::Established));
+        match write_line(&mut writer, &reply, deadline) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return End::Stalled,
+            Err(e) => return End::Failed(failure::classify(&e, Phase::Established)),
         }
         deadline = Instant::now() + idle;
     }
