@@ -88,15 +88,20 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let addr = parse_addr(&args.addr)?;
-    let messages = if args.messages.is_empty() {
-        read_stdin()?
-    } else {
-        args.messages.clone()
-    };
     let mut client = Client::new(addr, args);
-    for message in &messages {
-        let reply = client.exchange(message)?;
-        println!("{reply}");
+    if args.messages.is_empty() {
+        // One line of standard input at a time, as it comes: a message typed (or piped in)
+        // later is sent later, on the connection as it is by then.
+        let mut input = io::stdin().lock();
+        while let Some(message) = read_stdin_line(&mut input)? {
+            let reply = client.exchange(&message)?;
+            println!("{reply}");
+        }
+    } else {
+        for message in &args.messages {
+            let reply = client.exchange(message)?;
+            println!("{reply}");
+        }
     }
     if args.hold > 0 {
         client.hold(Duration::from_secs(args.hold))?;
@@ -247,30 +252,25 @@ fn read_reply(connection: &mut Connection, deadline: Instant) -> Result<String, 
     Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
-/// Each line of standard input, at most MAX_LINE bytes each.
-fn read_stdin() -> Result<Vec<String>, String> {
-    let mut lines = Vec::new();
-    let mut input = io::stdin().lock();
+/// The next line of standard input (at most MAX_LINE bytes), or `None` at its end.
+fn read_stdin_line(input: &mut impl BufRead) -> Result<Option<String>, String> {
     let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = (&mut input)
-            .take(MAX_LINE as u64 + 2)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
-        if n == 0 {
-            return Ok(lines);
-        }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        } else if n > MAX_LINE {
-            return Err(format!("a line of standard input is over {MAX_LINE} bytes"));
-        }
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        lines.push(String::from_utf8_lossy(&line).into_owned());
+    let n = input
+        .take(MAX_LINE as u64 + 2)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    if n == 0 {
+        return Ok(None);
     }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if n > MAX_LINE {
+        return Err(format!("a line of standard input is over {MAX_LINE} bytes"));
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
 }
 
 /// Turns `--addr` into a socket address, or says what is wrong with it.
