@@ -25,8 +25,13 @@ pub fn arm_keepalive(
         .with_interval(interval)
         .with_retries(count);
     socket.set_tcp_keepalive(&params)?;
-    // Keepalive never runs while data is in flight; this bounds that case.
-    socket.set_tcp_user_timeout(Some(user_timeout))
+    // Keepalive never runs while data is in flight; this bounds that case. TCP_USER_TIMEOUT is
+    // Linux's option.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    socket.set_tcp_user_timeout(Some(user_timeout))?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = user_timeout;
+    Ok(())
 }
 // ANCHOR_END: solution_1
 

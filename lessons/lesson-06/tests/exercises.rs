@@ -10,6 +10,10 @@
 //! - exercise 3: blocking writes (they wait for ever for a reader that never reads); WouldBlock
 //!   returned as an error; counting the bytes offered instead of the bytes taken; leaving the
 //!   socket non-blocking.
+//!
+//! Linux only, like the options of exercise 1 (TCP_USER_TIMEOUT is Linux's).
+
+#![cfg(any(target_os = "linux", target_os = "android"))]
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
