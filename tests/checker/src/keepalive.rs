@@ -50,7 +50,9 @@ fn armed(p: &mut Probe, idle: Duration) -> Verdict {
     loop {
         let server_end = observe::tcp_sockets()
             .into_iter()
-            .find(|s| s.remote == ours && s.local.port() == p.addr.port());
+            // Established only: an old connection of the same ports may linger in FIN-WAIT-2,
+            // whose timer /proc/net/tcp reports with the same number as keepalive's.
+            .find(|s| s.remote == ours && s.local.port() == p.addr.port() && s.state == "ESTAB");
         if let Some(s) = server_end {
             if s.timer == "keepalive" && s.timer_left <= limit {
                 return Ok(());
