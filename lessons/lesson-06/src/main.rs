@@ -98,11 +98,11 @@ fn run(args: &Args) -> Result<(), String> {
     let slots = Arc::new(Slots::new(args.max_clients as usize));
     println!("listening on {bound}");
     println!(
-        "keepalive: first probe after {}s of silence, then every {}s, {} unanswered drop the \
-         connection; user timeout {}",
+        "keepalive: a probe after {}s of silence, then every {}s; a silent, dead peer is \
+         dropped after about {}s; user timeout {}",
         args.keepalive_idle,
         args.keepalive_interval,
-        args.keepalive_count,
+        settings.detection_time().as_secs(),
         match settings.user_timeout {
             Some(t) => format!("{}s", t.as_secs()),
             None => "off (tcp_retries2)".to_string(),

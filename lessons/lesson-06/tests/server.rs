@@ -41,15 +41,20 @@ fn every_accepted_connection_carries_the_keepalive_timer_it_was_given() {
     assert!(found.is_some(), "{:?}", observe::tcp_sockets());
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn a_client_that_stops_reading_fills_the_window_and_is_closed_at_the_deadline() {
-    let server = Server::start(SERVER, &["--idle-timeout", "2"]);
+    let server = Server::start(SERVER, &["--idle-timeout", "5"]);
     let mut client = Client::connect(server.addr());
     client.expect_line("Connected!");
+    let ours = match client.stream().local_addr().unwrap() {
+        std::net::SocketAddr::V4(a) => a,
+        other => panic!("not IPv4: {other}"),
+    };
     // Many long lines, never reading a reply: our receive buffer fills, our window drops to
-    // zero, the server's send buffer fills, and its write() blocks.
+    // zero, the server's send buffer fills, and its write() blocks. Until the server stops
+    // taking our lines for a second: its thread is blocked in write().
     let line = format!("{}\n", "x".repeat(60_000));
-    // Until the server stops taking our lines for a second: its thread is blocked in write().
     client
         .stream()
         .set_write_timeout(Some(Duration::from_secs(1)))
@@ -59,6 +64,11 @@ fn a_client_that_stops_reading_fills_the_window_and_is_closed_at_the_deadline() 
             break;
         }
     }
+    // Meanwhile the server's replies wait in its send buffer: Send-Q.
+    let stalled = observe::wait_for_tcp_socket(DEADLINE, |s| {
+        s.remote == ours && s.state == "ESTAB" && s.tx_queue > 1_000_000
+    });
+    assert!(stalled.is_some(), "no server end with a full Send-Q");
     // And its deadline ends the conversation: the write could not finish in time.
     assert!(
         server.wait_for_stderr("stopped reading our replies", DEADLINE),

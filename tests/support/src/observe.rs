@@ -50,6 +50,8 @@ pub struct TcpSocket {
     /// For a listening socket: connections waiting to be accepted. Otherwise: bytes received
     /// and not yet read by the program.
     pub rx_queue: u64,
+    /// Bytes written and not yet acknowledged by the peer (`Send-Q` in `ss`).
+    pub tx_queue: u64,
     /// The timer running on the socket, as `ss -o` names it: `keepalive`, `on` (retransmission),
     /// `persist` (zero-window probes), `timewait`, or `off`.
     pub timer: &'static str,
@@ -89,7 +91,8 @@ fn parse_line(line: &str) -> Option<TcpSocket> {
     let local = parse_addr(fields.get(1)?)?;
     let remote = parse_addr(fields.get(2)?)?;
     let state = state_name(u8::from_str_radix(fields.get(3)?, 16).ok()?);
-    let (_, rx) = fields.get(4)?.split_once(':')?;
+    let (tx, rx) = fields.get(4)?.split_once(':')?;
+    let tx_queue = u64::from_str_radix(tx, 16).ok()?;
     let rx_queue = u64::from_str_radix(rx, 16).ok()?;
     // `02:000003E8`: which timer (net/ipv4/tcp_ipv4.c, get_tcp4_sock), then the clock ticks
     // (USER_HZ, the unit of /proc/PID/stat) left until it fires.
@@ -102,6 +105,7 @@ fn parse_line(line: &str) -> Option<TcpSocket> {
         remote,
         state,
         rx_queue,
+        tx_queue,
         timer,
         timer_left,
     })
