@@ -98,6 +98,7 @@ pub mod conn;
 pub mod cpu;
 pub mod crowd;
 pub mod frames;
+pub mod keepalive;
 pub mod lines;
 pub mod report;
 pub mod target;
@@ -187,6 +188,9 @@ pub struct Options {
     /// this average rate over each idle-timeout window. With it, the slowloris checks run;
     /// without it, they are left out, as a server with per-read timeouts would fail them.
     pub min_rate: Option<u64>,
+    /// The keepalive idle time the server arms on every accepted connection (lesson 06's
+    /// `--keepalive-idle`). With it, the check `keepalive` runs last; without it, it is left out.
+    pub keepalive: Option<Duration>,
 }
 
 impl Default for Options {
@@ -199,20 +203,25 @@ impl Default for Options {
             allow_remote: false,
             max_size: None,
             min_rate: None,
+            keepalive: None,
         }
     }
 }
 
 /// The table of checks for `lesson`, in the order they run.
 pub fn checks(lesson: Lesson, options: &Options) -> Vec<Check> {
-    match lesson {
+    let mut table = match lesson {
         Lesson::L01 | Lesson::L02 | Lesson::L03 => lines::checks(lines::Spec {
             lesson,
             dialect: options.dialect,
             total_deadlines: options.min_rate.is_some(),
         }),
         Lesson::L04 => frames::checks(options),
+    };
+    if let Some(idle) = options.keepalive {
+        table.push(keepalive::check(idle));
     }
+    table
 }
 
 /// Runs every check (or those in `options.only`) on `target` and returns the report. Panics

@@ -88,6 +88,12 @@ struct Args {
     #[arg(long, value_name = "BYTES", value_parser = parse_rate)]
     min_rate: Option<u64>,
 
+    /// The keepalive idle time, in seconds, the server arms on the connections it accepts
+    /// (lesson 06's --keepalive-idle). Adds the check `keepalive`: the server's end of a
+    /// connection carries a keepalive timer due within that time (read from /proc/net/tcp).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    keepalive: Option<Duration>,
+
     /// Run only this check (and its follow-up); repeat for more.
     #[arg(long, value_name = "NAME")]
     only: Vec<String>,
@@ -147,6 +153,7 @@ fn run(args: &Args) -> Result<bool, String> {
         allow_remote: args.allow_remote,
         max_size: args.max_size,
         min_rate: args.min_rate,
+        keepalive: args.keepalive,
     };
 
     if args.list {

@@ -320,3 +320,49 @@ fn every_check_of_every_lesson_has_a_case_that_fails_it() {
         }
     }
 }
+
+/// The check `keepalive` (added by `Options::keepalive`): it passes on a server that arms
+/// keepalive on every accepted connection, and fails on the lesson 02 sample, which does not,
+/// and on one that arms it with an idle time longer than the checker was told.
+/// Linux only: the check reads /proc/net/tcp (elsewhere it reports `skip`).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_keepalive_check_fails_a_server_without_keepalive() {
+    let keepalive = |idle_secs: u64| Options {
+        keepalive: Some(Duration::from_secs(idle_secs)),
+        timeout: Duration::from_secs(2),
+        only: vec!["keepalive".into()],
+        ..Options::default()
+    };
+    let armed = keepalive_server(Duration::from_secs(5));
+    let report = checker::check(Lesson::L02, &Target::running(armed), &keepalive(5));
+    report.assert_all_passed();
+
+    let plain = Sample::start(Lesson::L02, Flaw::None);
+    let report = checker::check(Lesson::L02, &Target::running(plain.addr()), &keepalive(5));
+    assert_eq!(report.failed(), 1, "{report}");
+
+    // Keepalive on, but with Linux's two hours instead of the idle time the server claims.
+    let slow = keepalive_server(Duration::from_secs(7200));
+    let report = checker::check(Lesson::L02, &Target::running(slow), &keepalive(5));
+    assert_eq!(report.failed(), 1, "{report}");
+}
+
+#[cfg(target_os = "linux")]
+/// A listener that arms keepalive (first probe after `idle`) on each connection it accepts and
+/// holds the connection open, on a thread of its own for the rest of the test run.
+fn keepalive_server(idle: Duration) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            let params = socket2::TcpKeepalive::new().with_time(idle);
+            socket2::SockRef::from(&stream)
+                .set_tcp_keepalive(&params)
+                .unwrap();
+            held.push(stream);
+        }
+    });
+    addr
+}

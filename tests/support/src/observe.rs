@@ -50,6 +50,13 @@ pub struct TcpSocket {
     /// For a listening socket: connections waiting to be accepted. Otherwise: bytes received
     /// and not yet read by the program.
     pub rx_queue: u64,
+    /// Bytes written and not yet acknowledged by the peer (`Send-Q` in `ss`).
+    pub tx_queue: u64,
+    /// The timer running on the socket, as `ss -o` names it: `keepalive`, `on` (retransmission),
+    /// `persist` (zero-window probes), `timewait`, or `off`.
+    pub timer: &'static str,
+    /// Time left until that timer fires.
+    pub timer_left: Duration,
 }
 
 /// Every IPv4 TCP socket of this machine's network namespace, in every state.
@@ -84,14 +91,35 @@ fn parse_line(line: &str) -> Option<TcpSocket> {
     let local = parse_addr(fields.get(1)?)?;
     let remote = parse_addr(fields.get(2)?)?;
     let state = state_name(u8::from_str_radix(fields.get(3)?, 16).ok()?);
-    let (_, rx) = fields.get(4)?.split_once(':')?;
+    let (tx, rx) = fields.get(4)?.split_once(':')?;
+    let tx_queue = u64::from_str_radix(tx, 16).ok()?;
     let rx_queue = u64::from_str_radix(rx, 16).ok()?;
+    // `02:000003E8`: which timer (net/ipv4/tcp_ipv4.c, get_tcp4_sock), then the clock ticks
+    // (USER_HZ, the unit of /proc/PID/stat) left until it fires.
+    let (kind, left) = fields.get(5)?.split_once(':')?;
+    let timer = timer_name(u8::from_str_radix(kind, 16).ok()?);
+    let ticks = u64::from_str_radix(left, 16).ok()?;
+    let timer_left = Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64);
     Some(TcpSocket {
         local,
         remote,
         state,
         rx_queue,
+        tx_queue,
+        timer,
+        timer_left,
     })
+}
+
+/// The timer numbers of /proc/net/tcp with the names `ss -o` gives them.
+fn timer_name(number: u8) -> &'static str {
+    match number {
+        1 => "on",
+        2 => "keepalive",
+        3 => "timewait",
+        4 => "persist",
+        _ => "off",
+    }
 }
 
 /// `0100007F:22B8`: the address as a 32-bit number in the machine's byte order, then the port.
@@ -158,6 +186,7 @@ mod tests {
         assert_eq!(socket.remote, "127.0.0.1:50000".parse().unwrap());
         assert_eq!(socket.state, "TIME-WAIT");
         assert_eq!(socket.rx_queue, 3);
+        assert_eq!(socket.timer, "timewait");
     }
 
     #[test]

@@ -1,0 +1,53 @@
+//! Lesson 06 exercises. Replace each `todo!()` with your code, then run
+//!
+//! ```text
+//! cargo test -p lesson-06 -- --ignored
+//! ```
+//!
+//! which says, for each exercise, pass or fail with a hint. `src/solutions.rs` holds our answers.
+
+#![allow(unused_variables)] // the stubs do not use their arguments yet
+
+use std::io;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::failure::{Failure, Phase};
+
+// ANCHOR: exercise_1
+/// EXERCISE 1: make `stream` notice a dead peer within seconds.
+///
+/// Turn keepalive on with the first probe after `idle` of silence, then one every `interval`,
+/// dropping the connection after `count` unanswered probes; and let written data stay
+/// unacknowledged for at most `user_timeout`. The check reads every option back with getsockopt.
+pub fn arm_keepalive(
+    stream: &TcpStream,
+    idle: Duration,
+    interval: Duration,
+    count: u32,
+    user_timeout: Duration,
+) -> io::Result<()> {
+    todo!("exercise 1: arm keepalive and the user timeout")
+}
+// ANCHOR_END: exercise_1
+
+// ANCHOR: exercise_2
+/// EXERCISE 2: say which failure an error means.
+///
+/// `phase` says whether the error came from connect() or from a read or write on an established
+/// connection. Return the [`Failure`] it means (see `src/failure.rs` for what each one is).
+pub fn name_failure(e: &io::Error, phase: Phase) -> Failure {
+    todo!("exercise 2: tell the failures apart")
+}
+// ANCHOR_END: exercise_2
+
+// ANCHOR: exercise_3
+/// EXERCISE 3: find out how much a peer that stopped reading lets you write.
+///
+/// The peer never reads. Write zeros to `stream` without ever blocking, until the kernel
+/// will take no more (its send buffer and the peer's receive window are full: a zero window),
+/// and return how many bytes it took. Leave the stream blocking as you found it.
+pub fn fill_the_window(stream: &TcpStream) -> io::Result<usize> {
+    todo!("exercise 3: write until the window is full")
+}
+// ANCHOR_END: exercise_3

@@ -1,0 +1,14 @@
+//! Lesson 06's library: what the server (`src/main.rs`) and the client
+//! (`src/bin/lesson-06-client.rs`) share, and the exercises.
+//!
+//! - [`keepalive`]: arming keepalive and TCP_USER_TIMEOUT on a socket, and reading them back.
+//! - [`failure`]: which failure an error means, in one sentence.
+//! - [`backoff`]: how long to wait before the next reconnect.
+//! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-06 -- --ignored`.
+//! - [`solutions`]: our answers. Try first, then compare.
+
+pub mod backoff;
+pub mod exercises;
+pub mod failure;
+pub mod keepalive;
+pub mod solutions;

@@ -1,0 +1,24 @@
+//! The course's conformance checker on the real lesson-06 server: lesson 02's protocol and
+//! every hostile client, and the check that accepted connections carry a keepalive timer.
+
+use std::time::Duration;
+
+use checker::{Lesson, Options, Target};
+use test_support::Server;
+
+#[test]
+fn the_server_passes_every_check_of_lesson_02_and_the_keepalive_check() {
+    let server = Server::start(
+        env!("CARGO_BIN_EXE_lesson-06"),
+        &["--idle-timeout", "2", "--keepalive-idle", "5"],
+    );
+    let options = Options {
+        idle_timeout: Some(Duration::from_secs(2)),
+        keepalive: Some(Duration::from_secs(5)),
+        ..Options::default()
+    };
+    let target = Target::running_with_pid(server.addr(), server.pid());
+    let report = checker::check(Lesson::L02, &target, &options);
+    println!("{report}");
+    report.assert_all_passed();
+}
