@@ -13,6 +13,7 @@
 # `timeout`; the whole lab takes about two minutes.
 set -uo pipefail
 out=${1:?usage: lesson-06.sh OUTDIR}
+. "$(dirname "$0")/common.sh"
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 server=$root/target/debug/lesson-06
@@ -24,7 +25,6 @@ background=()
 # our own keeps another nstat on this machine from disturbing the increments.
 export NSTAT_HISTORY=$tmp/nstat.history
 
-note() { echo "lesson-06.sh: $*" >&2; }
 cleanup() {
   for pid in "${background[@]}"; do kill "$pid" 2>/dev/null; done
   wait 2>/dev/null
@@ -69,8 +69,9 @@ now() { awk -v t0="$t0" -v t="$(date +%s.%N)" 'BEGIN { printf "%5.1f", t - t0 }'
 mark() { t0=$(date +%s.%N); }
 say() { echo "[$(now)s] $*"; }
 
-# Polls for at most $1 seconds until the rest of the line succeeds.
-wait_for() {
+# wait_secs SECONDS CMD...: polls CMD every 0.1 s for at most SECONDS (common.sh's wait_until
+# waits a fixed 10 s; some steps here wait longer).
+wait_secs() {
   local limit=$1
   shift
   for _ in $(seq $((limit * 10))); do "$@" && return 0; sleep 0.1; done
@@ -86,7 +87,7 @@ start_server() {
   ip netns exec "$ns" timeout "$limit" "$server" --addr 127.0.0.1:9000 "$@" >"$log" 2>&1 &
   server_pid=$!
   background+=("$server_pid")
-  wait_for 10 has_line "$log" "listening on" || { note "the server did not start: $(cat "$log")"; return 1; }
+  wait_secs 10 has_line "$log" "listening on" || { note "the server did not start: $(cat "$log")"; return 1; }
 }
 
 # capture FILE SECONDS FILTER...: tcpdump on the namespace's lo, times since its first packet.
@@ -96,7 +97,7 @@ capture() {
   ip netns exec "$ns" timeout "$limit" tcpdump -i lo -n -l --immediate-mode -ttttt "$@" >"$file" 2>"$file.err" &
   capture_pid=$!
   background+=("$capture_pid")
-  wait_for 10 has_line "$file.err" "listening on"
+  wait_secs 10 has_line "$file.err" "listening on"
 }
 stop_capture() { sleep 0.5; kill "$capture_pid" 2>/dev/null; wait "$capture_pid" 2>/dev/null; }
 
@@ -221,7 +222,7 @@ step_zero_window() {
       echo "[$(now)s] ss -tnoi '( sport = :9000 )': the server's end (Send-Q: written, not yet acknowledged)"
       inns ss -tnoH state established '( sport = :9000 )' | sed 's/^/  /'
     done
-    wait_for 15 has_line "$tmp/zw-server.log" "stopped reading"
+    wait_secs 15 has_line "$tmp/zw-server.log" "stopped reading"
     echo
     echo "[$(now)s] the server's log:"
     grep -v "message" "$tmp/zw-server.log" | sed 's/^/  /'
@@ -251,14 +252,14 @@ step_vanished() {
     >"$tmp/v-client.log" 2>&1 &
   local held=$!
   background+=("$held")
-  wait_for 10 has_line "$tmp/v-client.log" "holding"
+  wait_secs 10 has_line "$tmp/v-client.log" "holding"
   {
     echo "\$ lesson-06 --addr 127.0.0.1:9000 --keepalive-idle 2 --keepalive-interval 1 --keepalive-count 3 --user-timeout 0"
     echo "\$ lesson-06-client --addr 127.0.0.1:9000 --hold 20 hello"
     mark
     cut
     say "nft add rule inet lab in tcp dport 9000 drop; ... tcp sport 9000 drop   (the client's host is gone, without a word)"
-    wait_for 20 has_line "$tmp/v-server.log" "stopped answering"
+    wait_secs 20 has_line "$tmp/v-server.log" "stopped answering"
     say "the server's log:"
     sed 's/^/  /' "$tmp/v-server.log"
   } >"$f.run"
@@ -316,7 +317,7 @@ step_reset() {
     --keepalive-interval 1 hello >"$tmp/r-client.log" 2>&1 &
   local held=$!
   background+=("$held")
-  wait_for 10 has_line "$tmp/r-client.log" "holding"
+  wait_secs 10 has_line "$tmp/r-client.log" "holding"
   capture "$tmp/r.pcap.txt" 30 'tcp port 9000'
   {
     echo "\$ lesson-06-client --addr 127.0.0.1:9000 --hold 25 --keepalive-idle 2 --keepalive-interval 1 hello"

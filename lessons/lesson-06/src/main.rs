@@ -20,16 +20,13 @@ use lesson_06::failure::{self, Failure, Phase};
 use lesson_06::keepalive::{self, Keepalive};
 use socket2::{Domain, Protocol, Socket, Type};
 
-// ANCHOR: constants
 /// The first line every client gets.
 const GREETING: &str = "Connected!";
 /// The longest line we accept, without its line ending.
 const MAX_LINE: usize = 64 * 1024;
 /// After our last line, how long we wait for the client to close its side.
 const LINGER: Duration = Duration::from_secs(2);
-// ANCHOR_END: constants
 
-// ANCHOR: args
 /// Lesson 06: lesson 02's protocol, many clients at once, dead peers detected by keepalive.
 #[derive(Parser)]
 #[command(name = "lesson-06", version, about)]
@@ -67,7 +64,6 @@ struct Args {
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(0..=65535))]
     backlog: u32,
 }
-// ANCHOR_END: args
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -81,7 +77,6 @@ fn main() -> ExitCode {
     }
 }
 
-// ANCHOR: run
 fn run(args: &Args) -> Result<(), String> {
     let addr = parse_addr(&args.addr)?;
     let listener = listen(addr, args.backlog).map_err(|e| explain_bind_error(addr, e))?;
@@ -137,7 +132,6 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
 }
-// ANCHOR_END: run
 
 /// A counting semaphore: at most `limit` conversations at once.
 struct Slots {
@@ -306,7 +300,6 @@ enum Line {
     Cut,
 }
 
-// ANCHOR: read_line
 /// Reads one line of at most [`MAX_LINE`] bytes, all of it before `deadline` (WouldBlock after).
 fn read_line(
     reader: &mut BufReader<&TcpStream>,
@@ -353,7 +346,6 @@ fn read_line(
         Err(_) => Line::NotUtf8,
     })
 }
-// ANCHOR_END: read_line
 
 /// Ends a connection without losing our last line: FIN first, then read and discard what the
 /// client still sends until it closes too (at most LINGER, at most 1 MiB), then close. Closing

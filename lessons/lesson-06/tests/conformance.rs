@@ -10,11 +10,14 @@ use test_support::Server;
 fn the_server_passes_every_check_of_lesson_02_and_the_keepalive_check() {
     let server = Server::start(
         env!("CARGO_BIN_EXE_lesson-06"),
-        &["--idle-timeout", "2", "--keepalive-idle", "5"],
+        // At most 8 clients at once: the bounded-threads check lets a server grow by 8 threads.
+        &["--idle-timeout", "2", "--keepalive-idle", "5", "--max-clients", "8"],
     );
     let options = Options {
         idle_timeout: Some(Duration::from_secs(2)),
         keepalive: Some(Duration::from_secs(5)),
+        // Each line is bounded in total, not per read: hold it to the slowloris checks.
+        min_rate: Some(16 << 10),
         ..Options::default()
     };
     let target = Target::running_with_pid(server.addr(), server.pid());

@@ -53,7 +53,6 @@ fn pair() -> Result<(TcpStream, TcpStream), String> {
     Ok((client, server))
 }
 
-// ANCHOR: check_1
 type Arm = fn(&TcpStream, Duration, Duration, u32, Duration) -> io::Result<()>;
 
 /// Exercise 1: every option, read back with getsockopt from the socket armed.
@@ -75,9 +74,7 @@ fn check_1(arm: Arm) -> Result<(), String> {
         None => Err("SO_KEEPALIVE is off on the socket".into()),
     }
 }
-// ANCHOR_END: check_1
 
-// ANCHOR: check_2
 /// Exercise 2: real errors where a test can make them without root, made-up ones where it
 /// cannot (a dead peer needs packets dropped: the chapter's lab shows those for real).
 fn check_2(name: fn(&io::Error, Phase) -> Failure) -> Result<(), String> {
@@ -179,9 +176,7 @@ fn check_2(name: fn(&io::Error, Phase) -> Failure) -> Result<(), String> {
     }
     Ok(())
 }
-// ANCHOR_END: check_2
 
-// ANCHOR: check_3
 /// Exercise 3: the count must be what the peer can then read, the window must really be
 /// full (a persist timer probes it), and the socket must be blocking again.
 fn check_3(fill: fn(&TcpStream) -> io::Result<usize>) -> Result<(), String> {
@@ -228,7 +223,6 @@ fn check_3(fill: fn(&TcpStream) -> io::Result<usize>) -> Result<(), String> {
     }
     Ok(())
 }
-// ANCHOR_END: check_3
 
 const BOUND: Duration = Duration::from_secs(30);
 
