@@ -11,7 +11,14 @@ fn the_server_passes_every_check_of_lesson_02_and_the_keepalive_check() {
     let server = Server::start(
         env!("CARGO_BIN_EXE_lesson-06"),
         // At most 8 clients at once: the bounded-threads check lets a server grow by 8 threads.
-        &["--idle-timeout", "2", "--keepalive-idle", "5", "--max-clients", "8"],
+        &[
+            "--idle-timeout",
+            "2",
+            "--keepalive-idle",
+            "5",
+            "--max-clients",
+            "8",
+        ],
     );
     let options = Options {
         idle_timeout: Some(Duration::from_secs(2)),
