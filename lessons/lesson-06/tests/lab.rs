@@ -6,12 +6,18 @@
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use test_support::{run_to_end, workspace_root};
 
+/// One step at a time: each step's timings (keepalive probes a second apart, a capture that
+/// must see them) are what it checks, and two steps at once on two cores disturb them.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Runs one step of the lab into a fresh folder and returns what it wrote to `file`.
 fn lab_step(step: &str, file: &str) -> String {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let out: PathBuf =
         std::env::temp_dir().join(format!("lesson-06-lab-{step}-{}", std::process::id()));
     fs::create_dir_all(&out).unwrap();
