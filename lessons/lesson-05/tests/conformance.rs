@@ -17,7 +17,7 @@ fn the_server_passes_every_check_of_the_checker() {
     };
     // With the PID, the half-close check also measures that the server does not spin.
     let target = Target::running_with_pid(server.addr(), server.pid());
-    let report = checker::check(Lesson::L03, &target, &options);
+    let report = checker::check(Lesson::L05, &target, &options);
     println!("{report}");
     report.assert_all_passed();
 }

@@ -86,6 +86,8 @@ pub enum Flaw {
     StopsAfter(usize),
     /// Lesson 03 with one worker: one client at a time.
     OneWorker,
+    /// Lesson 05 served by lesson 03's pool (four workers, a queue of eight): a few at a time.
+    Pool,
     /// Lesson 01: the process ends with a panic, whatever happened.
     ExitsDirty,
     /// Binds but never listens: every connection is refused.
@@ -125,7 +127,8 @@ impl Shared {
     }
 }
 
-/// A sample server for lesson 02 (one client at a time) or 03 (a pool), running until dropped.
+/// A sample server for lesson 02 (one client at a time), 03 (a pool) or 05 (a thread per
+/// connection), running until dropped.
 pub struct Sample {
     shared: Arc<Shared>,
     /// For [`Flaw::NotListening`]: the bound socket, kept open.
@@ -164,6 +167,8 @@ impl Sample {
         let for_acceptor = Arc::clone(&shared);
         if lesson == Lesson::L02 {
             thread::spawn(move || serve_one_at_a_time(listener, for_acceptor));
+        } else if lesson == Lesson::L05 && !matches!(flaw, Flaw::OneWorker | Flaw::Pool) {
+            thread::spawn(move || serve_each_on_a_thread(listener, for_acceptor));
         } else {
             let workers = if flaw == Flaw::OneWorker { 1 } else { 4 };
             let (jobs, queue) = mpsc::sync_channel::<TcpStream>(8);
@@ -233,6 +238,21 @@ fn serve_one_at_a_time(listener: TcpListener, shared: Arc<Shared>) {
             drop(stream);
             return;
         }
+    }
+}
+
+/// Lesson 05's sample: a thread per connection. As many clients at once as come, which is
+/// what lesson 05's event loop offers too (there without a thread for each).
+fn serve_each_on_a_thread(listener: TcpListener, shared: Arc<Shared>) {
+    while let Some(stream) = next_client(&listener, &shared) {
+        let shared = Arc::clone(&shared);
+        thread::spawn(move || {
+            let (event, stream) = serve_lines(stream, &shared);
+            if shared.flaw == Flaw::CrashesOn(event) {
+                shared.stop();
+                drop(stream);
+            }
+        });
     }
 }
 
