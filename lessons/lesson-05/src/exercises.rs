@@ -6,7 +6,8 @@
 //!
 //! which says, for each exercise, pass or fail with a hint. `src/solutions.rs` holds our answers.
 
-#![allow(unused_variables)] // the stubs do not use their arguments yet
+#![allow(unused_variables)]
+// the stubs do not use their arguments yet
 // The stubs take `&mut Vec`, as the answers must (they grow or shrink the buffer).
 #![allow(clippy::ptr_arg)]
 

@@ -256,10 +256,10 @@ impl Server<'_> {
         let mut signals_seen = 0;
         let mut shutdown_by: Option<Instant> = None;
         loop {
-            let timeout = self.next_wake(shutdown_by).map(|when| {
-                // Rounded up: waking a little early would find nothing expired and wait again.
-                when.saturating_duration_since(Instant::now()) + Duration::from_millis(1)
-            });
+            // mio rounds the timeout up to whole milliseconds: we never wake before a deadline.
+            let timeout = self
+                .next_wake(shutdown_by)
+                .map(|when| when.saturating_duration_since(Instant::now()));
             // The only place this thread waits. epoll_wait: "sleep until one of these is
             // ready, or until the timeout".
             if let Err(e) = self.poll.poll(&mut events, timeout)
