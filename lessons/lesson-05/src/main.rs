@@ -116,8 +116,9 @@ struct Conn {
     /// When this connection's time runs out: the next line is due (Talking), the last line
     /// must be written (Flushing), or the client's FIN must have come (Draining).
     deadline: Instant,
-    /// When the timer that watches this connection fires: never after `deadline`.
-    armed: Instant,
+    /// When the timer that watches this connection fires: never after `deadline`. `None`
+    /// while no timer is set (the last one has just fired).
+    armed: Option<Instant>,
     /// Bytes discarded while Draining.
     discarded: usize,
     /// What we asked mio to watch for, so we only tell it when that changes.
@@ -413,13 +414,13 @@ impl Server<'_> {
             input: Vec::new(),
             output: Vec::new(),
             deadline: Instant::now() + self.idle,
-            armed: Instant::now() + self.idle,
+            armed: None,
             discarded: 0,
             interest: Interest::READABLE,
         };
         self.open += 1;
         self.counts.served += 1;
-        self.timers.push(Reverse((conn.armed, token, number)));
+        self.arm(token, &mut conn);
         send(&mut conn, b"Hello World!\n");
         self.conns[token] = Some(conn);
         // The client may have sent lines before we got here: handle the socket as if it had
@@ -639,9 +640,10 @@ impl Server<'_> {
     /// deadline moved, and goes back in for the new time. So the heap holds about one entry per
     /// connection, however many lines they send, and no connection needs a thread to wait.
     fn arm(&mut self, token: usize, conn: &mut Conn) {
-        if conn.deadline < conn.armed {
-            conn.armed = conn.deadline;
-            self.timers.push(Reverse((conn.armed, token, conn.number)));
+        if conn.armed.is_none_or(|armed| conn.deadline < armed) {
+            conn.armed = Some(conn.deadline);
+            self.timers
+                .push(Reverse((conn.deadline, token, conn.number)));
         }
     }
 
@@ -652,16 +654,18 @@ impl Server<'_> {
                 return;
             }
             self.timers.pop();
-            let live = |c: &&mut Conn| c.number == number && c.armed == when;
+            let live = |c: &&mut Conn| c.number == number && c.armed == Some(when);
             let Some(conn) = self.conns[token].as_mut().filter(live) else {
                 continue; // that connection is gone, or this timer was replaced by an earlier one
             };
             if conn.deadline > now {
                 // The deadline moved later since this timer was set: wait for the new one.
-                conn.armed = conn.deadline;
-                self.timers.push(Reverse((conn.armed, token, number)));
+                conn.armed = Some(conn.deadline);
+                self.timers.push(Reverse((conn.deadline, token, number)));
                 continue;
             }
+            // This timer has fired: none is set now, and the next deadline needs a new one.
+            conn.armed = None;
             let conn = self.conns[token].take().expect("checked above");
             self.time_out(token, conn);
         }

@@ -315,6 +315,30 @@ fn a_client_that_never_reads_is_timed_out_all_the_same() {
         "stderr: {}",
         server.stderr()
     );
+    // Its last word cannot be written (the client reads nothing): the server closes anyway,
+    // after the linger. Closing with unread bytes sends a reset, and the client's socket leaves
+    // ESTABLISHED without the client reading a byte.
+    #[cfg(target_os = "linux")]
+    {
+        let local = match hog.stream().local_addr().unwrap() {
+            std::net::SocketAddr::V4(v4) => v4,
+            other => panic!("not IPv4: {other}"),
+        };
+        let still = |s: &observe::TcpSocket| s.local == local && s.state == "ESTAB";
+        assert!(
+            observe::tcp_sockets().iter().any(|s| s.local == local),
+            "the client's socket is not in /proc/net/tcp"
+        );
+        let started = Instant::now();
+        while observe::tcp_sockets().iter().any(still) {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the server still holds a client that reads nothing"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    drop(hog);
 }
 
 #[test]
