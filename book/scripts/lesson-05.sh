@@ -12,6 +12,8 @@
 #   crowd.txt      9,999 idle connections (fewer if the hard descriptor limit is lower):
 #                  the server's threads and memory meanwhile, and a client served among them
 #   checker.txt    the conformance checker, --lesson 05, against the server
+#   perf.txt       lesson 05 against lesson 03 (64 workers) and the tokio reference, at 64 and
+#                  256 clients, three rounds (cargo run --release -p perf)
 #
 # A step whose tool is missing says so and leaves its file as it was. Every step is bounded by
 # `timeout`; every server started is stopped.
@@ -164,3 +166,13 @@ wait_for "$tmp/server.out" '^listening on'
 stop
 mv "$tmp/checker.txt" "$out/checker.txt"
 echo "wrote $out/checker.txt"
+
+# 5. Measured: lesson 05 beside lesson 03 and the tokio reference, in one run.
+timeout 600 cargo build --release --quiet -p perf -p lesson-03 -p tokio-reference
+{
+  echo '$ cargo run --release -p perf -- --series lesson-03-w64,lesson-05,tokio --clients 64,256'
+  timeout 600 "$bin/perf" --bin-dir "$bin" --series lesson-03-w64,lesson-05,tokio \
+    --clients 64,256 --rounds 3 --budget 300 --out "$tmp/perf" 2>/dev/null | grep -v '^written to'
+} >"$tmp/perf.txt"
+mv "$tmp/perf.txt" "$out/perf.txt"
+echo "wrote $out/perf.txt"
