@@ -9,6 +9,9 @@
 //! Clients never wait for one another after the start, so a server that serves one client at a
 //! time is measured too: its later clients simply wait longer for their greeting.
 //!
+//! [`hold_idle`] opens a crowd of idle connections first, each greeted and then silent, to
+//! measure the active clients beside them (an event loop's case: many connections, few busy).
+//!
 //! [`Framing`] says what one reply is. The course's servers end every reply with `\n`
 //! ([`Framing::Lines`]). The original Python servers send replies without any delimiter, so
 //! for them one `read` is taken as one reply ([`Framing::Raw`]): with one request outstanding
@@ -310,6 +313,109 @@ pub fn run(config: &Config) -> Result<Report, String> {
         }
     }
     Ok(summarise(config, began, outcomes_seen, timed_out))
+}
+
+/// The most idle connections [`hold_idle`] may open.
+pub const MAX_IDLE: usize = 20_000;
+
+/// Idle connections held open beside a run: each connected and greeted, then silent. Dropping
+/// it closes them all.
+pub struct Idle {
+    /// The connections that were greeted, kept open.
+    pub streams: Vec<TcpStream>,
+    /// Connections told `busy` (and closed by the server).
+    pub refused: usize,
+    /// Connections that could not connect or got no greeting.
+    pub failed: usize,
+    /// The longest time from connect to greeting.
+    pub greeting_max: Option<Duration>,
+    /// Why the first failed connection failed.
+    pub first_failure: Option<String>,
+}
+
+impl Idle {
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        let slowest = self
+            .greeting_max
+            .map(|d| format!("{:.3} ms", d.as_secs_f64() * 1e3))
+            .unwrap_or_else(|| "-".to_string());
+        let mut line = format!(
+            "idle:        {} held (greeted), {} refused (busy), {} failed; slowest greeting {slowest}",
+            self.streams.len(),
+            self.refused,
+            self.failed
+        );
+        if let Some(why) = &self.first_failure {
+            let _ = write!(line, "; first failure: {why}");
+        }
+        line
+    }
+}
+
+/// Opens `count` connections to `addr` one after another, reads each greeting, and keeps those
+/// greeted open and silent: the idle crowd beside which [`run`] measures a few active clients.
+/// Raises this process's descriptor limit first; fails when even then it cannot hold `count`.
+/// Every connect and greeting is bounded by `timeout` in all.
+pub fn hold_idle(
+    addr: SocketAddr,
+    count: usize,
+    framing: Framing,
+    timeout: Duration,
+) -> Result<Idle, String> {
+    if !addr.ip().is_loopback() {
+        return Err(format!("{addr} is not a loopback address"));
+    }
+    if count > MAX_IDLE {
+        return Err(format!("--idle must be at most {MAX_IDLE}"));
+    }
+    let limit = test_support::observe::raise_descriptor_limit();
+    // The active clients and this program's own files need descriptors too.
+    if let Some(limit) = limit
+        && (count as u64) + MAX_CLIENTS as u64 + 64 > limit
+    {
+        return Err(format!(
+            "{count} idle connections need more descriptors than the limit of {limit} allows \
+             (ulimit -n)"
+        ));
+    }
+    let deadline = Instant::now() + timeout;
+    let mut idle = Idle {
+        streams: Vec::with_capacity(count),
+        refused: 0,
+        failed: 0,
+        greeting_max: None,
+        first_failure: None,
+    };
+    for i in 1..=count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            idle.failed += count + 1 - i;
+            idle.first_failure
+                .get_or_insert("the time for opening them ran out".into());
+            break;
+        }
+        let started = Instant::now();
+        let greeted = TcpStream::connect_timeout(&addr, left).and_then(|stream| {
+            stream.set_read_timeout(Some(left))?;
+            let busy = Replies::new(&stream, framing).next()?.starts_with(b"busy");
+            Ok((stream, busy))
+        });
+        match greeted {
+            Ok((stream, false)) => {
+                let took = started.elapsed();
+                idle.greeting_max = Some(idle.greeting_max.map_or(took, |m| m.max(took)));
+                idle.streams.push(stream);
+            }
+            Ok((_, true)) => idle.refused += 1,
+            Err(e) => {
+                idle.failed += 1;
+                idle.first_failure
+                    .get_or_insert_with(|| format!("idle connection {i}: {e}"));
+            }
+        }
+    }
+    Ok(idle)
 }
 
 /// How one client ended.
