@@ -14,6 +14,9 @@
 #   checker.txt    the conformance checker, --lesson 05, against the server
 #   perf.txt       lesson 05 against lesson 03 (64 workers) and the tokio reference, at 64 and
 #                  256 clients, three rounds (cargo run --release -p perf)
+#   idle.txt       256 active clients beside idle ones, 1,000 and 10,000 connections in all:
+#                  lesson 05, the tokio reference, lesson 03 at 1,000 (loadgen --idle), with the
+#                  server's threads and memory while the crowd is held; one run each
 #
 # A step whose tool is missing says so and leaves its file as it was. Every step is bounded by
 # `timeout`; every server started is stopped.
@@ -176,3 +179,44 @@ timeout 600 cargo build --release --quiet -p perf -p lesson-03 -p tokio-referenc
 } >"$tmp/perf.txt"
 mv "$tmp/perf.txt" "$out/perf.txt"
 echo "wrote $out/perf.txt"
+
+# 6. Many connections, few active: 256 clients doing round trips beside idle ones.
+timeout 600 cargo build --release --quiet -p loadgen
+# crowd_point LABEL TOTAL PROGRAM ARGS...: one point, appended to $tmp/idle.txt.
+crowd_point() {
+  local label=$1 total=$2
+  shift 2
+  "$@" --addr "$addr" >"$tmp/server.out" 2>&1 &
+  server_pid=$!
+  wait_for "$tmp/server.out" '^listening on'
+  timeout 300 "$bin/loadgen" --addr "$addr" --clients 256 --messages 500 --timeout 30 \
+    --idle $((total - 256)) >"$tmp/load.out" 2>"$tmp/load.err" &
+  local load_pid=$!
+  wait_for_long "$tmp/load.err" '^holding\|^error'
+  local threads rss
+  read -r threads rss < <(ps -o nlwp=,rss= -p "$server_pid")
+  wait "$load_pid" || true
+  {
+    echo "== $label, $total connections: 256 active, $((total - 256)) idle"
+    cat "$tmp/load.out" "$tmp/load.err" | grep -v '^holding'
+    echo "server while the crowd was held: $threads threads, $((rss / 1024)) MiB resident"
+    echo
+  } >>"$tmp/idle.txt"
+  stop
+}
+{
+  echo "\$ cargo run --release -p loadgen -- --clients 256 --messages 500 --timeout 30 --idle N   # against each server"
+  echo
+} >"$tmp/idle.txt"
+crowd_point "lesson-05" 1000 "$bin/lesson-05"
+crowd_point "tokio-reference" 1000 "$bin/tokio-reference"
+crowd_point "lesson-03 (16 workers, queue 64)" 1000 "$bin/lesson-03"
+# Each process needs a descriptor per connection, loadgen its active clients too (and a margin).
+if [ "$hard" = unlimited ] || [ "$hard" -ge 12100 ]; then
+  crowd_point "lesson-05" 10000 "$bin/lesson-05"
+  crowd_point "tokio-reference" 10000 "$bin/tokio-reference"
+else
+  echo "10,000 connections: not measured: the hard descriptor limit ($hard) is too low" >>"$tmp/idle.txt"
+fi
+mv "$tmp/idle.txt" "$out/idle.txt"
+echo "wrote $out/idle.txt"

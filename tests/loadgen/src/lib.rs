@@ -325,7 +325,9 @@ pub struct Idle {
     pub streams: Vec<TcpStream>,
     /// Connections told `busy` (and closed by the server).
     pub refused: usize,
-    /// Connections that could not connect or got no greeting.
+    /// Connections made but not greeted within the time (a server's queue, say); kept open too.
+    pub waiting: usize,
+    /// Connections that could not be made, or ended without a greeting.
     pub failed: usize,
     /// The longest time from connect to greeting.
     pub greeting_max: Option<Duration>,
@@ -341,9 +343,11 @@ impl Idle {
             .map(|d| format!("{:.3} ms", d.as_secs_f64() * 1e3))
             .unwrap_or_else(|| "-".to_string());
         let mut line = format!(
-            "idle:        {} held (greeted), {} refused (busy), {} failed; slowest greeting {slowest}",
-            self.streams.len(),
+            "idle:        {} held (greeted), {} refused (busy), {} not greeted in time, {} failed; \
+             slowest greeting {slowest}",
+            self.streams.len() - self.waiting,
             self.refused,
+            self.waiting,
             self.failed
         );
         if let Some(why) = &self.first_failure {
@@ -353,10 +357,11 @@ impl Idle {
     }
 }
 
-/// Opens `count` connections to `addr` one after another, reads each greeting, and keeps those
-/// greeted open and silent: the idle crowd beside which [`run`] measures a few active clients.
-/// Raises this process's descriptor limit first; fails when even then it cannot hold `count`.
-/// Every connect and greeting is bounded by `timeout` in all.
+/// Opens `count` connections to `addr`, then reads each one's greeting, and keeps them open and
+/// silent: the idle crowd beside which [`run`] measures a few active clients. A connection told
+/// `busy` counts as refused; one still without a greeting when `timeout` is over counts as not
+/// greeted in time (and stays open). Raises this process's descriptor limit first, and fails
+/// when even then it cannot hold `count`.
 pub fn hold_idle(
     addr: SocketAddr,
     count: usize,
@@ -383,36 +388,55 @@ pub fn hold_idle(
     let mut idle = Idle {
         streams: Vec::with_capacity(count),
         refused: 0,
+        waiting: 0,
         failed: 0,
         greeting_max: None,
         first_failure: None,
     };
+    let fail = |idle: &mut Idle, why: String| {
+        idle.failed += 1;
+        idle.first_failure.get_or_insert(why);
+    };
+    // First every connection, then every greeting: a server that queues connections without
+    // greeting them holds up one read, not every connect after it.
+    let mut connected = Vec::with_capacity(count);
     for i in 1..=count {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            idle.failed += count + 1 - i;
-            idle.first_failure
-                .get_or_insert("the time for opening them ran out".into());
-            break;
+        match TcpStream::connect_timeout(&addr, left.max(Duration::from_millis(1))) {
+            Ok(stream) => connected.push((stream, Instant::now())),
+            Err(e) => fail(&mut idle, format!("idle connection {i}: connect: {e}")),
         }
-        let started = Instant::now();
-        let greeted = TcpStream::connect_timeout(&addr, left).and_then(|stream| {
-            stream.set_read_timeout(Some(left))?;
-            let busy = Replies::new(&stream, framing).next()?.starts_with(b"busy");
-            Ok((stream, busy))
-        });
-        match greeted {
-            Ok((stream, false)) => {
-                let took = started.elapsed();
+    }
+    for (i, (stream, since)) in connected.into_iter().enumerate() {
+        // Once the time is over, a greeting already in the buffer is still read at once.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let greeting = stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .and_then(|()| {
+                Replies::new(&stream, framing)
+                    .next()
+                    .map(|g| g.starts_with(b"busy"))
+            });
+        match greeting {
+            Ok(false) => {
+                let took = since.elapsed();
                 idle.greeting_max = Some(idle.greeting_max.map_or(took, |m| m.max(took)));
                 idle.streams.push(stream);
             }
-            Ok((_, true)) => idle.refused += 1,
-            Err(e) => {
-                idle.failed += 1;
-                idle.first_failure
-                    .get_or_insert_with(|| format!("idle connection {i}: {e}"));
+            Ok(true) => idle.refused += 1,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                idle.waiting += 1;
+                idle.streams.push(stream);
             }
+            Err(e) => fail(
+                &mut idle,
+                format!("idle connection {}: greeting: {e}", i + 1),
+            ),
         }
     }
     Ok(idle)
