@@ -47,9 +47,10 @@ timeout 600 cargo build --quiet -p checker
 bin=target/release
 addr=127.0.0.1:8888
 
-# wait_for FILE PATTERN: waits (at most 10 s) until FILE has a line matching PATTERN.
+# wait_for FILE PATTERN [SECONDS]: waits (at most SECONDS, 10 by default) until FILE has a line
+# matching PATTERN.
 wait_for() {
-  for _ in $(seq 200); do
+  for _ in $(seq $((${3:-10} * 20))); do
     if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
     sleep 0.05
   done
@@ -127,15 +128,7 @@ mkfifo "$tmp/hold"
 timeout 120 "$bin/examples/crowd" --addr "$addr" --count "$count" --hold 100 <"$tmp/hold" >"$tmp/crowd.out" 2>&1 &
 crowd_pid=$!
 exec 8>"$tmp/hold"
-wait_for_long() {
-  for _ in $(seq 1200); do
-    if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "lesson-05.sh: no \"$2\" in $1: $(cat "$1")" >&2
-  exit 1
-}
-wait_for_long "$tmp/crowd.out" 'greeted'
+wait_for "$tmp/crowd.out" 'greeted' 60
 {
   echo "\$ cargo run --release -p lesson-05                                          # terminal 1"
   echo "\$ cargo run --release -p lesson-05 --example crowd -- --count $count --hold 100   # terminal 2"
@@ -192,7 +185,7 @@ crowd_point() {
   timeout 300 "$bin/loadgen" --addr "$addr" --clients 256 --messages 500 --timeout 30 \
     --idle $((total - 256)) >"$tmp/load.out" 2>"$tmp/load.err" &
   local load_pid=$!
-  wait_for_long "$tmp/load.err" '^holding\|^error'
+  wait_for "$tmp/load.err" '^holding\|^error' 60
   local threads rss
   read -r threads rss < <(ps -o nlwp=,rss= -p "$server_pid")
   wait "$load_pid" || true
