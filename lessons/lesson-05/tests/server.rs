@@ -508,9 +508,13 @@ fn ctrl_c_waits_for_the_grace_period_then_closes_the_rest() {
     server.signal("INT");
     assert!(server.wait_exit(DEADLINE).is_some(), "server still running");
     client.read_to_close();
+    assert!(
+        server.wait_for_stderr("grace period over", DEADLINE),
+        "{}",
+        server.stderr()
+    );
     let done = server.finish(DEADLINE);
     assert_eq!(done.code(), Some(0), "stderr: {}", done.stderr);
-    assert!(done.stderr.contains("grace period over"), "{}", done.stderr);
     assert!(
         done.stdout
             .contains("summary: connections served 1, messages answered 1, refused 0"),
@@ -526,9 +530,14 @@ fn a_second_signal_cuts_the_grace_short() {
     server.signal("TERM");
     server.expect_line_containing("shutting down", DEADLINE);
     server.signal("INT");
+    // stderr is read by a thread of its own, which may lag behind the exit: wait for the line.
+    assert!(
+        server.wait_for_stderr("second signal", DEADLINE),
+        "{}",
+        server.stderr()
+    );
     let done = server.finish(DEADLINE);
     assert_eq!(done.code(), Some(0), "stderr: {}", done.stderr);
-    assert!(done.stderr.contains("second signal"), "{}", done.stderr);
     assert!(done.stdout.contains("summary: connections served 1"));
 }
 
