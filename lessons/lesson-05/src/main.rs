@@ -490,11 +490,8 @@ impl Server<'_> {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(Reading::WouldBlock),
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(Reading::Progress),
-            Err(e) if conn.state == State::Draining => {
-                // A reset after our last line: the conversation was over anyway.
-                let _ = e;
-                return Err(Closed::quietly());
-            }
+            // A reset after our last line: the conversation was over anyway.
+            Err(_) if conn.state == State::Draining => return Err(Closed::quietly()),
             Err(e) => return Err(Closed::because(format!("reading failed: {e}"))),
         };
         if conn.state == State::Draining {
@@ -535,21 +532,39 @@ impl Server<'_> {
     /// before and is not answered yet (the start of a line, or lines held back by a pause).
     /// Answer every complete line while there is room for the replies; keep the rest.
     fn take_lines(&mut self, conn: &mut Conn, n: usize) {
+        let scratch = std::mem::take(&mut self.scratch);
         let mut pending = std::mem::take(&mut conn.input);
-        pending.extend_from_slice(&self.scratch[..n]);
+        // Usually nothing is pending: the lines are answered straight from the scratch buffer,
+        // and nothing is copied unless part of a line is left over.
+        let bytes: &[u8] = if pending.is_empty() {
+            &scratch[..n]
+        } else {
+            pending.extend_from_slice(&scratch[..n]);
+            &pending
+        };
+        let rest = self.answer_lines(conn, bytes);
+        // Keep only what is not answered yet; between lines that is nothing, and then the
+        // connection holds no buffer at all.
+        conn.input = rest.map(<[u8]>::to_vec).unwrap_or_default();
+        self.scratch = scratch;
+    }
+
+    /// Answers the complete lines at the start of `bytes`, and returns what is left to keep:
+    /// `None` when nothing is (the conversation is ending, or the rest is already too long).
+    fn answer_lines<'b>(&mut self, conn: &mut Conn, bytes: &'b [u8]) -> Option<&'b [u8]> {
         let mut start = 0;
         while conn.state == State::Talking && conn.output.len() < MAX_OUTPUT {
-            let Some(end) = pending[start..].iter().position(|&b| b == b'\n') else {
+            let Some(end) = bytes[start..].iter().position(|&b| b == b'\n') else {
                 break;
             };
-            let mut line = &pending[start..start + end];
+            let mut line = &bytes[start..start + end];
             start += end + 1;
             if let Some(without_cr) = line.strip_suffix(b"\r") {
                 line = without_cr;
             }
             if line.len() > MAX_LINE {
                 self.too_long(conn, line);
-                return;
+                return None;
             }
             self.answer(conn, line);
             // A complete line: the client has a whole idle timeout again for the next one.
@@ -557,23 +572,15 @@ impl Server<'_> {
         }
         if conn.state != State::Talking {
             // After `exit`, the rest is never answered (as in lesson 03).
-            return;
+            return None;
         }
-        let rest = &pending[start..];
+        let rest = &bytes[start..];
         // MAX_LINE bytes and a `\r` may still become a line; one byte more cannot.
         if rest.len() > MAX_LINE + 1 && !rest.contains(&b'\n') {
             self.too_long(conn, rest);
-            return;
+            return None;
         }
-        // Keep only what is not answered yet; between lines that is nothing, and then the
-        // connection holds no buffer at all.
-        conn.input = if rest.is_empty() {
-            Vec::new()
-        } else if start == 0 {
-            pending
-        } else {
-            rest.to_vec()
-        };
+        Some(rest)
     }
     // ANCHOR_END: framing
 
@@ -596,7 +603,6 @@ impl Server<'_> {
 
     fn too_long(&mut self, conn: &mut Conn, line: &[u8]) {
         last_word(conn, "error: line too long", self.idle);
-        conn.input = Vec::new();
         // Client text goes to the log escaped: a line of terminal escape codes stays text.
         let start = &line[..line.len().min(32)];
         self.log.err(format!(
