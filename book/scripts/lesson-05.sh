@@ -67,6 +67,7 @@ stop() {
 }
 
 # 1. A conversation with nc, and the server's output.
+: >"$tmp/server.out" # emptied here, before the start: an old line must not be taken for a new one
 "$bin/lesson-05" --addr "$addr" >"$tmp/server.out" 2>&1 &
 server_pid=$!
 wait_for "$tmp/server.out" '^listening on'
@@ -84,6 +85,7 @@ echo "wrote $out/session.txt"
 # 2. The same under strace. The soft descriptor limit is lowered to 1024 first (the common
 # default), so the server's raising it shows.
 if have strace strace.txt && have nc strace.txt; then
+  : >"$tmp/server.out"
   (
     ulimit -Sn 1024
     exec timeout 30 strace -f -qq -o "$tmp/strace.raw" \
@@ -119,6 +121,7 @@ fi
 hard=$(ulimit -Hn)
 count=9999
 if [ "$hard" != unlimited ] && [ "$hard" -lt $((count + 100)) ]; then count=$((hard - 100)); fi
+: >"$tmp/server.out" # emptied here, before the start: an old line must not be taken for a new one
 "$bin/lesson-05" --addr "$addr" >"$tmp/server.out" 2>&1 &
 server_pid=$!
 wait_for "$tmp/server.out" '^listening on'
@@ -151,6 +154,7 @@ mv "$tmp/crowd.txt" "$out/crowd.txt"
 echo "wrote $out/crowd.txt"
 
 # 4. The checker, --lesson 05.
+: >"$tmp/server.out"
 "$bin/lesson-05" --addr "$addr" --idle-timeout 2 >"$tmp/server.out" 2>&1 &
 server_pid=$!
 wait_for "$tmp/server.out" '^listening on'
@@ -179,6 +183,8 @@ timeout 600 cargo build --release --quiet -p loadgen
 crowd_point() {
   local label=$1 total=$2
   shift 2
+  : >"$tmp/server.out"
+  : >"$tmp/load.err"
   "$@" --addr "$addr" >"$tmp/server.out" 2>&1 &
   server_pid=$!
   wait_for "$tmp/server.out" '^listening on'
