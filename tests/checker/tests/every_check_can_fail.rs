@@ -100,6 +100,7 @@ fn cases() -> Vec<(Lesson, &'static str, Flaw)> {
         // client's connections (the never-reading one and the one served beside it; the crowd
         // and the one served beside it).
         (L05, "never-reads", OneWorker),
+        (L05, "never-reads", NoBackpressure),
         (L05, "served-after-never-reads", StopsAfter(2)),
         (L05, "idle-crowd", Pool),
         (L05, "served-after-idle-crowd", StopsAfter(idle_crowd() + 1)),

@@ -88,6 +88,9 @@ pub enum Flaw {
     OneWorker,
     /// Lesson 05 served by lesson 03's pool (four workers, a queue of eight): a few at a time.
     Pool,
+    /// Lesson 05: reads everything a client sends, however much, and keeps it (here: reads and
+    /// drops it, which looks the same from outside): no backpressure.
+    NoBackpressure,
     /// Lesson 01: the process ends with a panic, whatever happened.
     ExitsDirty,
     /// Binds but never listens: every connection is refused.
@@ -247,6 +250,13 @@ fn serve_each_on_a_thread(listener: TcpListener, shared: Arc<Shared>) {
     while let Some(stream) = next_client(&listener, &shared) {
         let shared = Arc::clone(&shared);
         thread::spawn(move || {
+            if shared.flaw == Flaw::NoBackpressure {
+                let mut stream = stream;
+                let _ = stream.write_all(b"Hello World!\n");
+                let _ = stream.set_read_timeout(Some(HOLD));
+                let _ = std::io::copy(&mut stream, &mut std::io::sink());
+                return;
+            }
             let (event, stream) = serve_lines(stream, &shared);
             if shared.flaw == Flaw::CrashesOn(event) {
                 shared.stop();
