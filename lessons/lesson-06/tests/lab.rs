@@ -17,7 +17,9 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs one step of the lab into a fresh folder and returns what it wrote to `file`.
 fn lab_step(step: &str, file: &str) -> String {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let out: PathBuf =
         std::env::temp_dir().join(format!("lesson-06-lab-{step}-{}", std::process::id()));
     fs::create_dir_all(&out).unwrap();

@@ -19,6 +19,10 @@
 //! 200 connections held while the server's threads are counted (with its process id), 200
 //! connections dropped at once, 1,000 connections in a burst.
 //!
+//! For lesson 05 (lesson 03's protocol, from an event loop): lesson 03's checks, then a client
+//! that sends without end and never reads a reply while another is served, and thousands of
+//! idle connections held open while another is served.
+//!
 //! For lesson 04's binary frames ([`frames`]): an upload, `get` back byte for byte, `list`, a
 //! file of 0 bytes, a missing file, a wrong checksum, end of stream; then a bad magic byte, an
 //! unknown frame type, an impossible length, unsafe names, a size over the server's limit (alone,
@@ -123,6 +127,9 @@ pub enum Lesson {
     L03,
     /// Binary frames: uploads checked by SHA-256, LIST, GET, ERROR frames, ERROR Busy when full.
     L04,
+    /// Lesson 03's protocol from an event loop: also a client that never reads, and thousands
+    /// of idle connections, while others are served.
+    L05,
 }
 
 impl FromStr for Lesson {
@@ -134,8 +141,9 @@ impl FromStr for Lesson {
             "2" => Ok(Lesson::L02),
             "3" => Ok(Lesson::L03),
             "4" => Ok(Lesson::L04),
+            "5" => Ok(Lesson::L05),
             _ => Err(format!(
-                "there is no lesson {text}; the checker knows 01, 02, 03 and 04"
+                "there is no lesson {text}; the checker knows 01, 02, 03, 04 and 05"
             )),
         }
     }
@@ -148,6 +156,7 @@ impl fmt::Display for Lesson {
             Lesson::L02 => "02",
             Lesson::L03 => "03",
             Lesson::L04 => "04",
+            Lesson::L05 => "05",
         };
         f.write_str(number)
     }
@@ -211,7 +220,7 @@ impl Default for Options {
 /// The table of checks for `lesson`, in the order they run.
 pub fn checks(lesson: Lesson, options: &Options) -> Vec<Check> {
     let mut table = match lesson {
-        Lesson::L01 | Lesson::L02 | Lesson::L03 => lines::checks(lines::Spec {
+        Lesson::L01 | Lesson::L02 | Lesson::L03 | Lesson::L05 => lines::checks(lines::Spec {
             lesson,
             dialect: options.dialect,
             total_deadlines: options.min_rate.is_some(),

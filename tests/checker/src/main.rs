@@ -26,7 +26,7 @@ Lesson 01's server exits after one client, so it needs --spawn: the checker star
 server for every check. For example, after `cargo build -p lesson-01`:
   checker --lesson 01 --spawn 'target/debug/lesson-01 --idle-timeout 1' --idle-timeout 1
 
-Lessons 02 and 03: start your server, then
+Lessons 02, 03 and 05: start your server, then
   checker --lesson 02 --addr 127.0.0.1:8888 --idle-timeout 5   (server started with --idle-timeout 5)
 
 Lesson 04 (binary frames): the checker uploads files under names of its own, unique to each
@@ -40,7 +40,7 @@ checker start a fresh copy from tests/originals/ for every check, under a 2 GiB 
 Never run threaded_server.py without a cap: it starts threads without end, even with no client."
 )]
 struct Args {
-    /// The lesson whose protocol the server claims: 01, 02, 03 or 04.
+    /// The lesson whose protocol the server claims: 01, 02, 03, 04 or 05.
     #[arg(long)]
     lesson: String,
 

@@ -90,7 +90,7 @@ fn requests_it_refuses_get_one_sentence_and_exit_two() {
             "not a loopback address",
         ),
         (&["--lesson", "01", "--addr", "127.0.0.1:8888"], "--spawn"),
-        (&["--lesson", "05"], "there is no lesson 05"),
+        (&["--lesson", "06"], "there is no lesson 06"),
         (
             &["--lesson", "04", "--dialect", "original"],
             "no original dialect",

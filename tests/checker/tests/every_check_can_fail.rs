@@ -96,6 +96,11 @@ fn a_correct_lesson_03_server_passes_every_check() {
 }
 
 #[test]
+fn a_correct_lesson_05_server_passes_every_check() {
+    run(Lesson::L05, Flaw::None, &[]).assert_all_passed();
+}
+
+#[test]
 fn a_correct_lesson_04_server_passes_every_check() {
     run(Lesson::L04, Flaw::None, &[]).assert_all_passed();
 }
@@ -118,15 +123,15 @@ fn cases() -> Vec<(Lesson, &'static str, Flaw)> {
         (L02, "counting", CountsAcrossConnections),
         (L02, "silent-client", NoIdleTimeout),
         (L02, "served-after-silent-client", CrashesOn(Event::Idle)),
-        (L03, "counting", SameAck),
-        (L03, "silent-client", OneWorker),
-        (L03, "idle-timeout", NoIdleTimeout),
-        (L03, "served-after-idle-timeout", CrashesOn(Event::Idle)),
-        // A pool sees a client's close on another thread, after the checker has moved on: for
-        // these, the sample stops after the hostile client's connections instead.
-        (L03, "served-after-vanish-mid-line", StopsAfter(1)),
-        (L03, "served-after-reset", StopsAfter(1)),
-        (L03, "served-after-silent-client", StopsAfter(2)),
+        // Lesson 05: a client that never reads holds lesson 03's only worker; idle connections
+        // fill a pool and its queue. The follow-ups: the sample stops after the hostile
+        // client's connections (the never-reading one and the one served beside it; the crowd
+        // and the one served beside it).
+        (L05, "never-reads", OneWorker),
+        (L05, "never-reads", NoBackpressure),
+        (L05, "served-after-never-reads", StopsAfter(2)),
+        (L05, "idle-crowd", Pool),
+        (L05, "served-after-idle-crowd", StopsAfter(idle_crowd() + 1)),
         (
             L02,
             "served-after-vanish-mid-line",
@@ -145,7 +150,20 @@ fn cases() -> Vec<(Lesson, &'static str, Flaw)> {
     ] {
         cases.push((L01, leak(format!("clean-exit-after-{hostile}")), ExitsDirty));
     }
-    for lesson in [L02, L03] {
+    for lesson in [L03, L05] {
+        cases.extend([
+            (lesson, "counting", SameAck),
+            (lesson, "silent-client", OneWorker),
+            (lesson, "idle-timeout", NoIdleTimeout),
+            (lesson, "served-after-idle-timeout", CrashesOn(Event::Idle)),
+            // A pool sees a client's close on another thread, after the checker has moved on:
+            // for these, the sample stops after the hostile client's connections instead.
+            (lesson, "served-after-vanish-mid-line", StopsAfter(1)),
+            (lesson, "served-after-reset", StopsAfter(1)),
+            (lesson, "served-after-silent-client", StopsAfter(2)),
+        ]);
+    }
+    for lesson in [L02, L03, L05] {
         cases.extend([
             (lesson, "greeting", NoGreeting),
             (lesson, "reply", WrongReply),
@@ -256,6 +274,13 @@ fn lesson_04_cases() -> Vec<(Lesson, &'static str, Flaw)> {
         .collect()
 }
 
+/// How many idle connections the check `idle-crowd` opens in this process: as the checker
+/// counts them.
+fn idle_crowd() -> usize {
+    let limit = test_support::observe::raise_descriptor_limit().unwrap_or(1024);
+    2000.min((limit.saturating_sub(64) / 2) as usize)
+}
+
 fn leak(name: String) -> &'static str {
     Box::leak(name.into_boxed_str())
 }
@@ -309,7 +334,13 @@ fn every_check_fails_on_the_fault_it_is_there_to_catch() {
 #[test]
 fn every_check_of_every_lesson_has_a_case_that_fails_it() {
     let cases = cases();
-    for lesson in [Lesson::L01, Lesson::L02, Lesson::L03, Lesson::L04] {
+    for lesson in [
+        Lesson::L01,
+        Lesson::L02,
+        Lesson::L03,
+        Lesson::L04,
+        Lesson::L05,
+    ] {
         for check in checker::checks(lesson, &options(Flaw::None, &[])) {
             for name in check.names() {
                 assert!(

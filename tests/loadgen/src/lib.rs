@@ -9,6 +9,9 @@
 //! Clients never wait for one another after the start, so a server that serves one client at a
 //! time is measured too: its later clients simply wait longer for their greeting.
 //!
+//! [`hold_idle`] opens a crowd of idle connections first, each greeted and then silent, to
+//! measure the active clients beside them (an event loop's case: many connections, few busy).
+//!
 //! [`Framing`] says what one reply is. The course's servers end every reply with `\n`
 //! ([`Framing::Lines`]). The original Python servers send replies without any delimiter, so
 //! for them one `read` is taken as one reply ([`Framing::Raw`]): with one request outstanding
@@ -318,6 +321,133 @@ pub fn run(config: &Config) -> Result<Report, String> {
         }
     }
     Ok(summarise(config, began, outcomes_seen, timed_out))
+}
+
+/// The most idle connections [`hold_idle`] may open.
+pub const MAX_IDLE: usize = 20_000;
+
+/// Idle connections held open beside a run: each connected and greeted, then silent. Dropping
+/// it closes them all.
+pub struct Idle {
+    /// The connections that were greeted, kept open.
+    pub streams: Vec<TcpStream>,
+    /// Connections told `busy` (and closed by the server).
+    pub refused: usize,
+    /// Connections made but not greeted within the time (a server's queue, say); kept open too.
+    pub waiting: usize,
+    /// Connections that could not be made, or ended without a greeting.
+    pub failed: usize,
+    /// The longest time from connect to greeting.
+    pub greeting_max: Option<Duration>,
+    /// Why the first failed connection failed.
+    pub first_failure: Option<String>,
+}
+
+impl Idle {
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        let slowest = self
+            .greeting_max
+            .map(|d| format!("{:.3} ms", d.as_secs_f64() * 1e3))
+            .unwrap_or_else(|| "-".to_string());
+        let mut line = format!(
+            "idle:        {} held (greeted), {} refused (busy), {} not greeted in time, {} failed; \
+             slowest greeting {slowest}",
+            self.streams.len() - self.waiting,
+            self.refused,
+            self.waiting,
+            self.failed
+        );
+        if let Some(why) = &self.first_failure {
+            let _ = write!(line, "; first failure: {why}");
+        }
+        line
+    }
+}
+
+/// Opens `count` connections to `addr`, then reads each one's greeting, and keeps them open and
+/// silent: the idle crowd beside which [`run`] measures a few active clients. A connection told
+/// `busy` counts as refused; one still without a greeting when `timeout` is over counts as not
+/// greeted in time (and stays open). Raises this process's descriptor limit first, and fails
+/// when even then it cannot hold `count`.
+pub fn hold_idle(
+    addr: SocketAddr,
+    count: usize,
+    framing: Framing,
+    timeout: Duration,
+) -> Result<Idle, String> {
+    if !addr.ip().is_loopback() {
+        return Err(format!("{addr} is not a loopback address"));
+    }
+    if count > MAX_IDLE {
+        return Err(format!("--idle must be at most {MAX_IDLE}"));
+    }
+    let limit = test_support::observe::raise_descriptor_limit();
+    // The active clients and this program's own files need descriptors too.
+    if let Some(limit) = limit
+        && (count as u64) + MAX_CLIENTS as u64 + 64 > limit
+    {
+        return Err(format!(
+            "{count} idle connections need more descriptors than the limit of {limit} allows \
+             (ulimit -n)"
+        ));
+    }
+    let deadline = Instant::now() + timeout;
+    let mut idle = Idle {
+        streams: Vec::with_capacity(count),
+        refused: 0,
+        waiting: 0,
+        failed: 0,
+        greeting_max: None,
+        first_failure: None,
+    };
+    let fail = |idle: &mut Idle, why: String| {
+        idle.failed += 1;
+        idle.first_failure.get_or_insert(why);
+    };
+    // First every connection, then every greeting: a server that queues connections without
+    // greeting them holds up one read, not every connect after it.
+    let mut connected = Vec::with_capacity(count);
+    for i in 1..=count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match TcpStream::connect_timeout(&addr, left.max(Duration::from_millis(1))) {
+            Ok(stream) => connected.push((stream, Instant::now())),
+            Err(e) => fail(&mut idle, format!("idle connection {i}: connect: {e}")),
+        }
+    }
+    for (i, (stream, since)) in connected.into_iter().enumerate() {
+        // Once the time is over, a greeting already in the buffer is still read at once.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let greeting = stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .and_then(|()| {
+                Replies::new(&stream, framing)
+                    .next()
+                    .map(|g| g.starts_with(b"busy"))
+            });
+        match greeting {
+            Ok(false) => {
+                let took = since.elapsed();
+                idle.greeting_max = Some(idle.greeting_max.map_or(took, |m| m.max(took)));
+                idle.streams.push(stream);
+            }
+            Ok(true) => idle.refused += 1,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                idle.waiting += 1;
+                idle.streams.push(stream);
+            }
+            Err(e) => fail(
+                &mut idle,
+                format!("idle connection {}: greeting: {e}", i + 1),
+            ),
+        }
+    }
+    Ok(idle)
 }
 
 /// How one client ended.

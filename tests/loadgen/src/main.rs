@@ -44,6 +44,11 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     stagger_ms: u64,
 
+    /// Idle connections to open first (one after another, each greeted, then silent) and hold
+    /// while the clients run; the summary says how many were held, refused and failed.
+    #[arg(long, default_value_t = 0, conflicts_with = "csv")]
+    idle: usize,
+
     /// Print one CSV line (see --csv-header) instead of the summary.
     #[arg(long)]
     csv: bool,
@@ -102,6 +107,15 @@ fn run(args: &Args) -> Result<(), String> {
         timeout: Duration::from_secs(args.timeout),
         stagger: Duration::from_millis(args.stagger_ms),
     };
+    loadgen::check(&config)?;
+    let idle = if args.idle > 0 {
+        let idle = loadgen::hold_idle(config.addr, args.idle, config.framing, config.timeout)?;
+        // On stderr, at once: a script can look at the server while the crowd is held.
+        eprintln!("holding {} idle connections", idle.streams.len());
+        Some(idle)
+    } else {
+        None
+    };
     let report = loadgen::run(&config)?;
     if args.csv {
         say(&report.csv_line(&args.label))?;
@@ -114,6 +128,9 @@ fn run(args: &Args) -> Result<(), String> {
             "every one of the {} clients failed; the first: {why}",
             report.failed
         ));
+    }
+    if let Some(idle) = idle {
+        println!("{}", idle.summary());
     }
     Ok(())
 }

@@ -224,3 +224,52 @@ fn limits_are_enforced() {
         assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     }
 }
+
+#[test]
+fn idle_connections_are_greeted_and_held_beside_the_clients() {
+    let addr = server(Style::Lines).to_string();
+    let out = loadgen(&[
+        "--addr",
+        &addr,
+        "--idle",
+        "40",
+        "--clients",
+        "4",
+        "--messages",
+        "10",
+    ]);
+    assert_eq!(out.code(), Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "idle:        40 held (greeted), 0 refused (busy), 0 not greeted in time, 0 failed"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("holding 40 idle connections"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("4 completed"), "{}", out.stdout);
+    // A server that accepts nobody: the connections wait in its backlog, never greeted.
+    let mute = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = mute.local_addr().unwrap().to_string();
+    let out = loadgen(&[
+        "--addr",
+        &addr,
+        "--idle",
+        "2",
+        "--clients",
+        "1",
+        "--timeout",
+        "1",
+    ]);
+    assert!(
+        out.stdout.contains(
+            "idle:        0 held (greeted), 0 refused (busy), 2 not greeted in time, 0 failed"
+        ),
+        "{}",
+        out.stdout
+    );
+}

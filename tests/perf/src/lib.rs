@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release -p perf` measures, at 1, 8, 64 and 256 clients connecting at once:
 //! lesson 02 (one client at a time), lesson 03 with 4 and with 64 workers (a fixed pool of
-//! blocking threads), the tokio reference server (an event loop), and, where python3 is present,
+//! blocking threads), lesson 05 (an event loop on one thread), the tokio reference server (an
+//! event loop on tokio), and, where python3 is present,
 //! the original `threaded_server.py` (a thread per client, started without bound). The load
 //! comes from [`loadgen::run`], in this process; each point is measured [`Options::rounds`]
 //! times, the rounds interleaved so that a change in the machine's load hits every server alike,
@@ -38,6 +39,8 @@ pub enum Program {
         workers: u32,
     },
     Tokio,
+    /// Lesson 05: an event loop on one thread.
+    Lesson05,
     /// The original `threaded_server.py`, unmodified, under a memory cap.
     Original,
 }
@@ -49,6 +52,7 @@ impl Program {
             Program::Lesson02 => Some("lesson-02"),
             Program::Lesson03 { .. } => Some("lesson-03"),
             Program::Tokio => Some("tokio-reference"),
+            Program::Lesson05 => Some("lesson-05"),
             Program::Original => None,
         }
     }
@@ -88,6 +92,7 @@ pub fn all_series(workers: &[u32]) -> Vec<Series> {
             Program::Lesson03 { workers: n },
         ));
     }
+    all.push(series("lesson-05", "lesson-05", Program::Lesson05));
     all.push(series("tokio", "tokio-reference", Program::Tokio));
     // The original's listen backlog is 5: when many clients connect at the same moment it
     // loses some of them (see the chapter), and they wait for a greeting until the time

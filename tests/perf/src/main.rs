@@ -50,12 +50,12 @@ struct Args {
     rounds: u64,
 
     /// Which series to measure, by name: lesson-02; lesson-03 (once per --workers size, or
-    /// one size as lesson-03-wN); tokio; original (threaded_server.py, clients all at once);
-    /// original-paced (the same, clients 2 ms apart).
+    /// one size as lesson-03-wN); lesson-05; tokio; original (threaded_server.py, clients all at
+    /// once); original-paced (the same, clients 2 ms apart).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "lesson-02,lesson-03,tokio,original,original-paced"
+        default_value = "lesson-02,lesson-03,lesson-05,tokio,original,original-paced"
     )]
     series: Vec<String>,
 

@@ -122,7 +122,7 @@ impl Servers {
                 workers = n.to_string();
                 vec!["--workers", &workers, "--queue", &queue]
             }
-            Program::Lesson02 | Program::Tokio => vec![],
+            Program::Lesson02 | Program::Lesson05 | Program::Tokio => vec![],
         };
         let bin = self.binary(program).expect("a workspace program");
         if !bin.is_file() {

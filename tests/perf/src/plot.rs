@@ -75,6 +75,7 @@ fn look(key: &str, program: Program) -> (RGBColor, bool) {
         Program::Lesson03 { workers: 17..=64 } => RGBColor(31, 78, 153),
         Program::Lesson03 { .. } => RGBColor(90, 50, 140),
         Program::Tokio => RGBColor(44, 140, 44),
+        Program::Lesson05 => RGBColor(230, 140, 20),
         Program::Original => RGBColor(200, 30, 40),
     };
     (color, key == "original-paced")

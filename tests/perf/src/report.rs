@@ -411,6 +411,7 @@ pub fn goals(summaries: &[Summary]) -> Vec<String> {
         );
         lines.push(line);
     }
+    lines.extend(lesson_05_goals(summaries));
     // The original's other series, when it lost clients: why it is not the baseline.
     for s in originals.filter(|s| s.lost() > 0) {
         lines.push(format!(
@@ -465,6 +466,50 @@ pub fn ms_value(millis: Option<f64>) -> String {
 /// [`ms_value`] of a duration.
 pub fn ms(d: Option<Duration>) -> String {
     ms_value(d.map(|d| d.as_secs_f64() * 1e3))
+}
+
+/// Lesson 05's goals: at 64 and at 256 clients, at least [`GOAL_OF_TOKIO`] times the round
+/// trips per second of the tokio reference in the same run, and no client lost.
+fn lesson_05_goals(summaries: &[Summary]) -> Vec<String> {
+    let verdict = |met: bool| if met { "met" } else { "missed" };
+    let mut lines = Vec::new();
+    for clients in [64, 256] {
+        let find = |program| {
+            summaries
+                .iter()
+                .find(|s| s.clients == clients && s.program == program)
+        };
+        let who = format!("at {clients} clients, lesson-05");
+        let (Some(loop05), tokio) = (find(Program::Lesson05), find(Program::Tokio)) else {
+            lines.push(format!("goal: {who} : not measured"));
+            continue;
+        };
+        lines.push(match tokio {
+            Some(t) => {
+                let ratio = loop05.rate / t.rate.max(f64::MIN_POSITIVE);
+                format!(
+                    "goal: {who} does at least {GOAL_OF_TOKIO}x the round trips/s of {}: {}/s \
+                     vs {}/s = {ratio:.2}x : {}",
+                    t.label,
+                    thousands(loop05.rate),
+                    thousands(t.rate),
+                    verdict(ratio >= GOAL_OF_TOKIO)
+                )
+            }
+            None => format!(
+                "goal: {who} does at least {GOAL_OF_TOKIO}x the round trips/s of \
+                 tokio-reference : not measured"
+            ),
+        });
+        lines.push(format!(
+            "goal: {who} loses no client: {} refused, {} failed in {} : {}",
+            loop05.refused,
+            loop05.failed,
+            runs(loop05.rounds),
+            verdict(loop05.refused + loop05.failed == 0)
+        ));
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -173,6 +173,54 @@ pub fn set_open_files_limit(pid: u32, soft: usize) {
     );
 }
 
+/// How many threads process `pid` has: one entry per thread in `/proc/PID/task`.
+pub fn thread_count(pid: u32) -> Option<usize> {
+    Some(fs::read_dir(format!("/proc/{pid}/task")).ok()?.count())
+}
+
+/// The resident memory of process `pid` in bytes (`VmRSS` in `/proc/PID/status`).
+pub fn resident_memory(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Raises this process's soft limit on open file descriptors to its hard limit, and returns
+/// the soft limit now in force (`None` where there is no such limit). A test or tool that opens
+/// thousands of connections needs it: the soft limit is often 1024.
+pub fn raise_descriptor_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return None;
+            }
+            if limit.rlim_cur < limit.rlim_max {
+                let raised = libc::rlimit {
+                    rlim_cur: limit.rlim_max,
+                    ..limit
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    limit = raised;
+                }
+            }
+        }
+        // rlim_t is u64 on Linux, but not on every Unix.
+        #[allow(clippy::unnecessary_cast)]
+        Some(limit.rlim_cur as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -644,3 +644,88 @@ fn exits_with(p: &mut Probe, codes: &[i32]) -> Verdict {
         wanted,
     ))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lesson 05: one thread for everyone.
+
+/// The most a client that never reads may send before the server must have stopped reading it.
+const HOG_LIMIT: usize = 64 << 20;
+/// Idle connections held open beside a served client (fewer when descriptors are short).
+const IDLE_CROWD: usize = 2000;
+
+/// Lesson 05: a client sends `x` lines without end and never reads a reply. Its writes must
+/// soon stall (within 64 MiB): the server has stopped reading it rather than piling up its
+/// replies. Then, while it is still connected, another client gets twenty replies. Proves
+/// backpressure, and that one stuck client does not stall the loop everyone shares.
+pub fn never_reads(spec: Spec, p: &mut Probe) -> Verdict {
+    let hog = greeted(spec, p)?;
+    let Ok(mut stream) = hog.stream().try_clone() else {
+        return Err(fail("the socket could not be cloned", "a socket"));
+    };
+    let _ = stream.set_write_timeout(Some(QUIET));
+    let chunk = b"x\n".repeat(32 * 1024);
+    let give_up = Instant::now() + p.options.timeout * 4;
+    let mut sent = 0;
+    // Stops when a write stalls (or fails: a server may also close such a client).
+    while let Ok(n) = stream.write(&chunk) {
+        sent += n;
+        if sent >= HOG_LIMIT {
+            return Err(fail(
+                format!(
+                    "the server took {} MiB from a client that reads nothing",
+                    sent >> 20
+                ),
+                "it stops reading a client whose replies pile up (backpressure)",
+            ));
+        }
+        if Instant::now() > give_up {
+            break;
+        }
+    }
+    let mut other = greeted(spec, p).map_err(|e| beside(e, "a client that never reads"))?;
+    for n in 1..=20 {
+        let text = format!("message {n}");
+        other.send(spec.message(&text))?;
+        expect(&mut other, &spec.reply(n, &text))
+            .map_err(|e| beside(e, "a client that never reads"))?;
+    }
+    say_exit(spec, &mut other)?;
+    drop(hog);
+    Ok(())
+}
+
+/// Lesson 05: 2,000 connections (fewer if this process may not open that many descriptors:
+/// the checker raises its own limit first) are opened and each is greeted; then, while all are
+/// held open, a well-behaved client is served. Proves that idle connections cost the server
+/// neither a thread nor a place that a working client needs.
+pub fn idle_crowd(spec: Spec, p: &mut Probe) -> Verdict {
+    let limit = test_support::observe::raise_descriptor_limit().unwrap_or(1024);
+    // Half the limit: a server in this very process (the checker's own tests) needs the other.
+    let count = IDLE_CROWD.min((limit.saturating_sub(64) / 2) as usize);
+    let mut crowd = Vec::with_capacity(count);
+    for i in 1..=count {
+        let conn =
+            connect(spec, p).map_err(|e| beside(e, &format!("{} idle connections", i - 1)))?;
+        crowd.push(conn);
+    }
+    for (i, conn) in crowd.iter_mut().enumerate() {
+        expect(conn, &spec.greeting()).map_err(|e| match e {
+            Outcome::Fail { saw, expected } => fail(
+                format!("connection {} of {count}: {saw}", i + 1),
+                format!("{expected} on every one of {count} connections"),
+            ),
+            other => other,
+        })?;
+    }
+    served(spec, p).map_err(|e| beside(e, &format!("{count} idle connections")))?;
+    drop(crowd);
+    Ok(())
+}
+
+/// Adds to a failure what else was connected at the time.
+fn beside(outcome: Outcome, what: &str) -> Outcome {
+    match outcome {
+        Outcome::Fail { saw, expected } => fail(format!("{saw}, beside {what}"), expected),
+        other => other,
+    }
+}

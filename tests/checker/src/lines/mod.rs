@@ -46,7 +46,7 @@ impl Spec {
             // Lesson 02 leaves its greeting's words to the server: any one line will do.
             (Lesson::L02, Dialect::Course) => Reply::AnyLine,
             (Lesson::L02, Dialect::Original) => Reply::Exact("连接成功!".into()),
-            (Lesson::L03, _) => Reply::Exact("Hello World!".into()),
+            (Lesson::L03 | Lesson::L05, _) => Reply::Exact("Hello World!".into()),
             (Lesson::L04, _) => unreachable!("lesson 04 speaks frames, not lines: see `frames`"),
         }
     }
@@ -57,7 +57,7 @@ impl Spec {
             (Lesson::L01, _) => Reply::Exact(format!("received: {text}")),
             (Lesson::L02, Dialect::Course) => Reply::Exact(format!("message {n}: {text}")),
             (Lesson::L02, Dialect::Original) => Reply::Exact(format!("第{n}条信息:{text}")),
-            (Lesson::L03, _) => Reply::Ack,
+            (Lesson::L03 | Lesson::L05, _) => Reply::Ack,
             (Lesson::L04, _) => unreachable!("lesson 04 speaks frames, not lines: see `frames`"),
         }
     }
@@ -75,9 +75,9 @@ impl Spec {
         self.lesson == Lesson::L01
     }
 
-    /// Lesson 03's server serves many clients at once (and may answer `busy` under load).
+    /// Lessons 03 and 05 serve many clients at once (and may answer `busy` under load).
     pub fn concurrent(self) -> bool {
-        self.lesson == Lesson::L03
+        matches!(self.lesson, Lesson::L03 | Lesson::L05)
     }
 
     /// Replies that count the messages (`message N: TEXT`), rather than random ACKs.
@@ -305,6 +305,20 @@ pub fn checks(spec: Spec) -> Vec<Check> {
             "1000-burst",
             "1,000 connections in a burst, eight at a time: each is greeted (or told `busy`)",
             burst_1000,
+        ));
+    }
+    if spec.lesson == Lesson::L05 {
+        table.push(hostile(
+            "never-reads",
+            "a client that sends without end and never reads is no longer read (backpressure), \
+             and another client is served meanwhile",
+            never_reads,
+        ));
+        table.push(hostile(
+            "idle-crowd",
+            "thousands of idle connections are each greeted and held, and another client is \
+             served meanwhile",
+            idle_crowd,
         ));
     }
     table

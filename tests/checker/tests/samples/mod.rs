@@ -86,6 +86,11 @@ pub enum Flaw {
     StopsAfter(usize),
     /// Lesson 03 with one worker: one client at a time.
     OneWorker,
+    /// Lesson 05 served by lesson 03's pool (four workers, a queue of eight): a few at a time.
+    Pool,
+    /// Lesson 05: reads everything a client sends, however much, and keeps it (here: reads and
+    /// drops it, which looks the same from outside): no backpressure.
+    NoBackpressure,
     /// Lesson 01: the process ends with a panic, whatever happened.
     ExitsDirty,
     /// Binds but never listens: every connection is refused.
@@ -143,7 +148,8 @@ impl Shared {
     }
 }
 
-/// A sample server for lesson 02 (one client at a time) or 03 (a pool), running until dropped.
+/// A sample server for lesson 02 (one client at a time), 03 (a pool) or 05 (a thread per
+/// connection), running until dropped.
 pub struct Sample;
 
 /// Where a sample listens, and whether it has stopped: all that stopping it takes.
@@ -236,6 +242,8 @@ impl Sample {
         let for_acceptor = Arc::clone(&shared);
         if lesson == Lesson::L02 {
             thread::spawn(move || serve_one_at_a_time(listener, for_acceptor));
+        } else if lesson == Lesson::L05 && !matches!(flaw, Flaw::OneWorker | Flaw::Pool) {
+            thread::spawn(move || serve_each_on_a_thread(listener, for_acceptor));
         } else {
             let workers = if flaw == Flaw::OneWorker { 1 } else { 4 };
             let (jobs, queue) = mpsc::sync_channel::<TcpStream>(8);
@@ -297,6 +305,28 @@ fn serve_one_at_a_time(listener: TcpListener, shared: Arc<Shared>) {
             drop(stream);
             return;
         }
+    }
+}
+
+/// Lesson 05's sample: a thread per connection. As many clients at once as come, which is
+/// what lesson 05's event loop offers too (there without a thread for each).
+fn serve_each_on_a_thread(listener: TcpListener, shared: Arc<Shared>) {
+    while let Some(stream) = next_client(&listener, &shared) {
+        let shared = Arc::clone(&shared);
+        thread::spawn(move || {
+            if shared.flaw == Flaw::NoBackpressure {
+                let mut stream = stream;
+                let _ = stream.write_all(b"Hello World!\n");
+                let _ = stream.set_read_timeout(Some(HOLD));
+                let _ = std::io::copy(&mut stream, &mut std::io::sink());
+                return;
+            }
+            let (event, stream) = serve_lines(stream, &shared);
+            if shared.flaw == Flaw::CrashesOn(event) {
+                shared.life.stop();
+                drop(stream);
+            }
+        });
     }
 }
 

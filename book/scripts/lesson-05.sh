@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Output for the chapter "One thread, ten thousand connections" (lesson 05), from real runs on
+# this machine.
+#
+#   book/scripts/regen-output.sh lesson-05      (writes book/src/output/lesson-05/)
+#
+# Runs the release build of lesson 05 on 127.0.0.1:8888 and writes:
+#
+#   session.txt    a conversation with nc, then SIGTERM, and the server's output
+#   strace.txt     the same conversation under strace: epoll_create1, epoll_ctl, epoll_wait,
+#                  accept4, recvfrom, sendto, and the waker (needs strace)
+#   crowd.txt      9,999 idle connections (fewer if the hard descriptor limit is lower):
+#                  the server's threads and memory meanwhile, and a client served among them
+#   checker.txt    the conformance checker, --lesson 05, against the server
+#   perf.txt       lesson 05 against lesson 03 (64 workers) and the tokio reference, at 64 and
+#                  256 clients, three rounds (cargo run --release -p perf)
+#   idle.txt       256 active clients beside idle ones, 1,000 and 10,000 connections in all:
+#                  lesson 05, the tokio reference, lesson 03 at 1,000 (loadgen --idle), with the
+#                  server's threads and memory while the crowd is held; one run each
+#
+# A step whose tool is missing says so and leaves its file as it was. Every step is bounded by
+# `timeout`; every server started is stopped.
+set -euo pipefail
+trap 'echo "lesson-05.sh: failed at line $LINENO" >&2' ERR
+trap '' PIPE
+out=${1:?usage: lesson-05.sh OUTPUT_DIR}
+cd "$(dirname "$0")/../.."
+mkdir -p "$out"
+tmp=$(mktemp -d)
+server_pid=""
+crowd_pid=""
+cleanup() {
+  if [ -n "$crowd_pid" ]; then kill "$crowd_pid" 2>/dev/null || true; fi
+  if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+have() {
+  if command -v "$1" >/dev/null 2>&1; then return 0; fi
+  echo "lesson-05.sh: $1 is not installed; leaving the old $2" >&2
+  return 1
+}
+
+timeout 600 cargo build --release --quiet -p lesson-05 --bins --examples
+timeout 600 cargo build --quiet -p checker
+bin=target/release
+addr=127.0.0.1:8888
+
+# wait_for FILE PATTERN [SECONDS]: waits (at most SECONDS, 10 by default) until FILE has a line
+# matching PATTERN.
+wait_for() {
+  for _ in $(seq $((${3:-10} * 20))); do
+    if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "lesson-05.sh: no \"$2\" in $1: $(cat "$1")" >&2
+  exit 1
+}
+
+# stop: SIGTERM to the server, then wait for it (at most 10 s).
+stop() {
+  kill -TERM "$server_pid"
+  timeout 10 tail --pid="$server_pid" -f /dev/null || kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+
+# 1. A conversation with nc, and the server's output.
+: >"$tmp/server.out" # emptied here, before the start: an old line must not be taken for a new one
+"$bin/lesson-05" --addr "$addr" >"$tmp/server.out" 2>&1 &
+server_pid=$!
+wait_for "$tmp/server.out" '^listening on'
+{
+  echo '$ cargo run --release -p lesson-05            # terminal 1'
+  echo "\$ printf 'hello\\nexit\\n' | nc $(echo $addr | tr : ' ')          # terminal 2"
+  printf 'hello\nexit\n' | timeout 10 nc -q 2 127.0.0.1 8888
+  stop
+  echo '--- terminal 1, after Ctrl-C:'
+  cat "$tmp/server.out"
+} >"$tmp/session.txt"
+mv "$tmp/session.txt" "$out/session.txt"
+echo "wrote $out/session.txt"
+
+# 2. The same under strace. The soft descriptor limit is lowered to 1024 first (the common
+# default), so the server's raising it shows.
+if have strace strace.txt && have nc strace.txt; then
+  : >"$tmp/server.out"
+  (
+    ulimit -Sn 1024
+    exec timeout 30 strace -f -qq -o "$tmp/strace.raw" \
+      -e trace=prlimit64,setrlimit,socket,bind,listen,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait,eventfd2,accept4,recvfrom,sendto,shutdown,close,read,write \
+      "$bin/lesson-05" --addr "$addr"
+  ) >"$tmp/server.out" 2>&1 &
+  strace_pid=$!
+  wait_for "$tmp/server.out" '^listening on'
+  # The lines come a moment after the greeting, as when typed: the trace then shows the loop
+  # waiting for them.
+  (sleep 0.5; printf 'hello\nexit\n'; sleep 1) | timeout 10 nc -q 2 127.0.0.1 8888 >/dev/null
+  # The server is strace's child; timeout's child is strace.
+  server_pid=$(pgrep -n -f "^$bin/lesson-05 --addr $addr")
+  stop
+  wait "$strace_pid" 2>/dev/null || true
+  {
+    echo "\$ strace -f -e trace=epoll_create1,epoll_ctl,epoll_wait,accept4,recvfrom,sendto,... \\"
+    echo "      target/release/lesson-05                 # then: nc 127.0.0.1 8888, type hello and exit; then Ctrl-C"
+    # From the descriptor limit on: what came before is the program loading its libraries.
+    # Thread ids become names: the loop (the process's own id), the thread that writes the
+    # log (it writes to descriptors 1 and 2), and ctrlc's signal thread (the others).
+    loop_tid=$(awk 'NR==1 {print $1}' "$tmp/strace.raw")
+    log_tid=$(awk '$2 ~ /^write\((1|2),/ && $1 != "'"$loop_tid"'" {print $1; exit}' "$tmp/strace.raw")
+    awk '/RLIMIT_NOFILE/ {on=1} on' "$tmp/strace.raw" |
+      awk -v loop="$loop_tid" -v lg="$log_tid" '{
+             $1 = ($1 == loop ? "[loop]  " : $1 == lg ? "[log]   " : "[signal]"); print }'
+  } >"$tmp/strace.txt"
+  mv "$tmp/strace.txt" "$out/strace.txt"
+  echo "wrote $out/strace.txt"
+fi
+
+# 3. Ten thousand connections: 9,999 idle ones, and one active client among them.
+hard=$(ulimit -Hn)
+count=9999
+if [ "$hard" != unlimited ] && [ "$hard" -lt $((count + 100)) ]; then count=$((hard - 100)); fi
+: >"$tmp/server.out" # emptied here, before the start: an old line must not be taken for a new one
+"$bin/lesson-05" --addr "$addr" >"$tmp/server.out" 2>&1 &
+server_pid=$!
+wait_for "$tmp/server.out" '^listening on'
+rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
+# The crowd holds its connections until its standard input closes: a FIFO held open by us.
+mkfifo "$tmp/hold"
+timeout 120 "$bin/examples/crowd" --addr "$addr" --count "$count" --hold 100 <"$tmp/hold" >"$tmp/crowd.out" 2>&1 &
+crowd_pid=$!
+exec 8>"$tmp/hold"
+wait_for "$tmp/crowd.out" 'greeted' 60
+{
+  echo "\$ cargo run --release -p lesson-05                                          # terminal 1"
+  echo "\$ cargo run --release -p lesson-05 --example crowd -- --count $count --hold 100   # terminal 2"
+  cat "$tmp/crowd.out"
+  echo "\$ ps -o pid,nlwp,rss,cmd -p \$(pgrep -x lesson-05)      # nlwp: threads; rss: KiB resident"
+  ps -o pid,nlwp,rss,cmd -p "$server_pid" | sed "s/^ *$server_pid/  PID/"
+  echo "(resident memory with no connection: $rss_before KiB)"
+  echo "\$ grep TCP: /proc/net/sockstat      # the whole machine: sockets in use; mem: pages of socket buffers"
+  grep TCP: /proc/net/sockstat
+  echo "\$ ss -tn state established '( sport = :8888 )' | wc -l"
+  ss -tn state established '( sport = :8888 )' | tail -n +2 | wc -l
+  echo "\$ printf 'hello\\nexit\\n' | nc 127.0.0.1 8888                                # terminal 3"
+  printf 'hello\nexit\n' | timeout 10 nc -q 2 127.0.0.1 8888
+} >"$tmp/crowd.txt"
+exec 8>&-
+timeout 20 tail --pid="$crowd_pid" -f /dev/null || true
+crowd_pid=""
+stop
+mv "$tmp/crowd.txt" "$out/crowd.txt"
+echo "wrote $out/crowd.txt"
+
+# 4. The checker, --lesson 05.
+: >"$tmp/server.out"
+"$bin/lesson-05" --addr "$addr" --idle-timeout 2 >"$tmp/server.out" 2>&1 &
+server_pid=$!
+wait_for "$tmp/server.out" '^listening on'
+{
+  echo '$ cargo run -p lesson-05 -- --idle-timeout 2                     # terminal 1'
+  echo '$ cargo run -p checker -- --lesson 05 --idle-timeout 2           # terminal 2'
+  timeout 300 target/debug/checker --lesson 05 --idle-timeout 2 --pid "$server_pid" || true
+} >"$tmp/checker.txt"
+stop
+mv "$tmp/checker.txt" "$out/checker.txt"
+echo "wrote $out/checker.txt"
+
+# 5. Measured: lesson 05 beside lesson 03 and the tokio reference, in one run.
+timeout 600 cargo build --release --quiet -p perf -p lesson-03 -p tokio-reference
+{
+  echo '$ cargo run --release -p perf -- --series lesson-03-w64,lesson-05,tokio --clients 64,256'
+  timeout 600 "$bin/perf" --bin-dir "$bin" --series lesson-03-w64,lesson-05,tokio \
+    --clients 64,256 --rounds 3 --budget 300 --out "$tmp/perf" 2>/dev/null | grep -v '^written to'
+} >"$tmp/perf.txt"
+mv "$tmp/perf.txt" "$out/perf.txt"
+echo "wrote $out/perf.txt"
+
+# 6. Many connections, few active: 256 clients doing round trips beside idle ones.
+timeout 600 cargo build --release --quiet -p loadgen
+# crowd_point LABEL TOTAL PROGRAM ARGS...: one point, appended to $tmp/idle.txt.
+crowd_point() {
+  local label=$1 total=$2
+  shift 2
+  : >"$tmp/server.out"
+  : >"$tmp/load.err"
+  "$@" --addr "$addr" >"$tmp/server.out" 2>&1 &
+  server_pid=$!
+  wait_for "$tmp/server.out" '^listening on'
+  timeout 300 "$bin/loadgen" --addr "$addr" --clients 256 --messages 500 --timeout 30 \
+    --idle $((total - 256)) >"$tmp/load.out" 2>"$tmp/load.err" &
+  local load_pid=$!
+  wait_for "$tmp/load.err" '^holding\|^error' 60
+  local threads rss
+  read -r threads rss < <(ps -o nlwp=,rss= -p "$server_pid")
+  wait "$load_pid" || true
+  {
+    echo "== $label, $total connections: 256 active, $((total - 256)) idle"
+    cat "$tmp/load.out" "$tmp/load.err" | grep -v '^holding'
+    echo "server while the crowd was held: $threads threads, $((rss / 1024)) MiB resident"
+    echo
+  } >>"$tmp/idle.txt"
+  stop
+}
+{
+  echo "\$ cargo run --release -p loadgen -- --clients 256 --messages 500 --timeout 30 --idle N   # against each server"
+  echo
+} >"$tmp/idle.txt"
+crowd_point "lesson-05" 1000 "$bin/lesson-05"
+crowd_point "tokio-reference" 1000 "$bin/tokio-reference"
+crowd_point "lesson-03 (16 workers, queue 64)" 1000 "$bin/lesson-03"
+# Each process needs a descriptor per connection, loadgen its active clients too (and a margin).
+if [ "$hard" = unlimited ] || [ "$hard" -ge 12100 ]; then
+  crowd_point "lesson-05" 10000 "$bin/lesson-05"
+  crowd_point "tokio-reference" 10000 "$bin/tokio-reference"
+else
+  echo "10,000 connections: not measured: the hard descriptor limit ($hard) is too low" >>"$tmp/idle.txt"
+fi
+mv "$tmp/idle.txt" "$out/idle.txt"
+echo "wrote $out/idle.txt"

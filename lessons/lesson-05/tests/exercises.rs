@@ -1,0 +1,597 @@
+//! The checks for lesson 05's exercises, each written once and run three ways:
+//!
+//! - on our solution (`src/solutions.rs`): it must pass;
+//! - on deliberately wrong answers (the `wrong` module below): it must fail;
+//! - on your stub (`src/exercises.rs`): `cargo test -p lesson-05 -- --ignored` runs these.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lesson_05::{LineTooLong, exercises, solutions};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use test_support::exercise::{Exercise, assert_fails, report, run_bounded};
+use test_support::observe;
+
+const EXERCISE_1: Exercise = Exercise {
+    number: 1,
+    task: "accept until WouldBlock",
+    hint: "loop on accept(): push each connection, return Ok when it says WouldBlock (that \
+           means none left, not a failure), retry on Interrupted, return other errors",
+};
+const EXERCISE_2: Exercise = Exercise {
+    number: 2,
+    task: "complete lines out, the partial rest kept",
+    hint: "append `arrived` to `pending`, cut out every line up to a `\\n` (dropping a `\\r` \
+           before it), keep the bytes after the last `\\n`, and refuse more than max_line + 1 \
+           of them; work on bytes, not on str",
+};
+const EXERCISE_3: Exercise = Exercise {
+    number: 3,
+    task: "write until WouldBlock, keep the rest",
+    hint: "loop while output is not empty: write(&output), drain(..n) exactly what was taken; \
+           on WouldBlock return Ok(false), when empty Ok(true)",
+};
+
+/// How long a call that must not wait may take. A correct one takes microseconds; this is for
+/// a loaded machine.
+const AT_ONCE: Duration = Duration::from_secs(2);
+
+// ---------------------------------------------------------------------------------------------
+// Exercise 1: accept until WouldBlock.
+
+type AcceptWaiting = fn(&TcpListener) -> io::Result<Vec<(TcpStream, SocketAddr)>>;
+
+fn check_accept_waiting(accept: AcceptWaiting) -> Result<(), String> {
+    let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let at_once = |what: &str| -> Result<Vec<(TcpStream, SocketAddr)>, String> {
+        let started = Instant::now();
+        let result = accept(&listener);
+        if started.elapsed() > AT_ONCE {
+            return Err(format!(
+                "with {what} it took {:?}: does it wait or spin on WouldBlock?",
+                started.elapsed()
+            ));
+        }
+        result.map_err(|e| {
+            format!("with {what} it returned the error {e:?}: WouldBlock means none left")
+        })
+    };
+    let none = at_once("nobody waiting")?;
+    if !none.is_empty() {
+        return Err(format!(
+            "with nobody waiting it returned {} connections",
+            none.len()
+        ));
+    }
+    let clients: Vec<StdStream> = (0..5)
+        .map(|_| StdStream::connect(addr))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    // All five handshakes are done and waiting in the backlog (its length, from /proc/net/tcp).
+    let in_backlog = observe::wait_for_tcp_socket(Duration::from_secs(5), |s| {
+        s.state == "LISTEN" && s.local.port() == addr.port() && s.rx_queue == 5
+    });
+    if in_backlog.is_none() && cfg!(target_os = "linux") {
+        return Err("the five connections never showed in the backlog".into());
+    }
+    let accepted = at_once("five waiting")?;
+    if accepted.len() != 5 {
+        return Err(format!(
+            "five connections were waiting and it accepted {}: readiness comes on edges, so the \
+             rest would wait unseen until yet another client arrived",
+            accepted.len()
+        ));
+    }
+    let mut peers: Vec<SocketAddr> = accepted.iter().map(|(_, peer)| *peer).collect();
+    let mut ours: Vec<SocketAddr> = clients.iter().filter_map(|c| c.local_addr().ok()).collect();
+    peers.sort();
+    ours.sort();
+    if peers != ours {
+        return Err(format!("accepted {peers:?}, but the clients were {ours:?}"));
+    }
+    let again = at_once("the backlog emptied")?;
+    if !again.is_empty() {
+        return Err("a second call found connections that were accepted already".into());
+    }
+    Ok(())
+}
+
+fn exercise_1_with(accept: AcceptWaiting) -> Result<(), String> {
+    run_bounded(Duration::from_secs(15), move || {
+        check_accept_waiting(accept)
+    })
+}
+
+#[test]
+fn exercise_1_check_passes_the_solution() {
+    report(&EXERCISE_1, exercise_1_with(solutions::accept_waiting));
+}
+
+#[test]
+fn exercise_1_check_fails_wrong_answers() {
+    assert_fails(&EXERCISE_1, exercise_1_with(wrong::accept_one));
+    assert_fails(&EXERCISE_1, exercise_1_with(wrong::would_block_is_an_error));
+    assert_fails(&EXERCISE_1, exercise_1_with(wrong::accept_until_quiet));
+}
+
+#[test]
+#[ignore = "exercise 1: accept until WouldBlock"]
+fn exercise_1() {
+    report(&EXERCISE_1, exercise_1_with(exercises::accept_waiting));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exercise 2: complete lines out, the partial rest kept.
+
+type TakeLines = fn(&mut Vec<u8>, &[u8], usize) -> Result<Vec<Vec<u8>>, LineTooLong>;
+
+/// One conversation: the reads in order, and after each what must come out (`None`: too long).
+struct Case {
+    max_line: usize,
+    reads: Vec<&'static [u8]>,
+    expected: Vec<Option<Vec<&'static [u8]>>>,
+}
+
+fn cases() -> Vec<Case> {
+    let ok = |lines: &[&'static [u8]]| Some(lines.to_vec());
+    vec![
+        Case {
+            max_line: 64,
+            reads: vec![b"hello\n"],
+            expected: vec![ok(&[b"hello"])],
+        },
+        // A line in two reads: nothing until its end.
+        Case {
+            max_line: 64,
+            reads: vec![b"hel", b"lo\n"],
+            expected: vec![ok(&[]), ok(&[b"hello"])],
+        },
+        // Two lines and the start of a third in one read.
+        Case {
+            max_line: 64,
+            reads: vec![b"a\nb\nc", b"\n"],
+            expected: vec![ok(&[b"a", b"b"]), ok(&[b"c"])],
+        },
+        // `\r\n` ends a line too, even split between reads; empty lines are lines.
+        Case {
+            max_line: 64,
+            reads: vec![b"x\r\n", b"y\r", b"\n\n"],
+            expected: vec![ok(&[b"x"]), ok(&[]), ok(&[b"y", b""])],
+        },
+        // A character split across reads, and bytes that are not UTF-8 at all, come out intact.
+        Case {
+            max_line: 64,
+            reads: vec![b"caf\xc3", b"\xa9\n\xff\xfe\n"],
+            expected: vec![ok(&[]), ok(&[b"caf\xc3\xa9", b"\xff\xfe"])],
+        },
+        // Exactly the limit is a line; one byte more is not.
+        Case {
+            max_line: 8,
+            reads: vec![b"12345678\n", b"12345678\r", b"\n"],
+            expected: vec![ok(&[b"12345678"]), ok(&[]), ok(&[b"12345678"])],
+        },
+        Case {
+            max_line: 8,
+            reads: vec![b"123456789\n"],
+            expected: vec![None],
+        },
+        // Too long before its end arrives: refused now, not after the client has sent more.
+        Case {
+            max_line: 8,
+            reads: vec![b"1234", b"567890"],
+            expected: vec![ok(&[]), None],
+        },
+    ]
+}
+
+fn show(lines: &Option<Vec<Vec<u8>>>) -> String {
+    match lines {
+        None => "Err(LineTooLong)".into(),
+        Some(lines) => {
+            let shown: Vec<String> = lines
+                .iter()
+                .map(|l| format!("\"{}\"", l.escape_ascii()))
+                .collect();
+            format!("Ok([{}])", shown.join(", "))
+        }
+    }
+}
+
+fn check_take_lines(take_lines: TakeLines) -> Result<(), String> {
+    for case in cases() {
+        let mut pending = Vec::new();
+        let mut sent = Vec::new();
+        for (read, expected) in case.reads.iter().zip(&case.expected) {
+            sent.push(format!("\"{}\"", read.escape_ascii()));
+            let got = take_lines(&mut pending, read, case.max_line).ok();
+            let expected: Option<Vec<Vec<u8>>> = expected
+                .as_ref()
+                .map(|lines| lines.iter().map(|l| l.to_vec()).collect());
+            if got != expected {
+                return Err(format!(
+                    "after the reads {} (max_line {}) it returned {}, expected {}",
+                    sent.join(", "),
+                    case.max_line,
+                    show(&got),
+                    show(&expected)
+                ));
+            }
+            if got.is_none() {
+                break;
+            }
+        }
+    }
+    // A client that never sends a newline: 1 MiB in reads of 64 KiB, a limit of 64 KiB.
+    let mut pending = Vec::new();
+    let piece = vec![b'x'; 64 * 1024];
+    for i in 1..=16 {
+        match take_lines(&mut pending, &piece, 64 * 1024) {
+            Err(LineTooLong) => return Ok(()),
+            Ok(_) if pending.len() > 64 * 1024 + 1 => {
+                return Err(format!(
+                    "after {i} reads of 64 KiB with no newline, `pending` holds {} bytes and no \
+                     error: a line that can no longer fit the limit must be refused at once",
+                    pending.len()
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    Err("1 MiB with no newline and a limit of 64 KiB was never refused".into())
+}
+
+fn exercise_2_with(take_lines: TakeLines) -> Result<(), String> {
+    run_bounded(Duration::from_secs(10), move || {
+        check_take_lines(take_lines)
+    })
+}
+
+#[test]
+fn exercise_2_check_passes_the_solution() {
+    report(&EXERCISE_2, exercise_2_with(solutions::take_lines));
+}
+
+#[test]
+fn exercise_2_check_fails_wrong_answers() {
+    assert_fails(&EXERCISE_2, exercise_2_with(wrong::lines_of_each_read));
+    assert_fails(&EXERCISE_2, exercise_2_with(wrong::like_str_lines));
+    assert_fails(&EXERCISE_2, exercise_2_with(wrong::keeps_the_cr));
+    assert_fails(
+        &EXERCISE_2,
+        exercise_2_with(wrong::decodes_each_read_lossily),
+    );
+    assert_fails(&EXERCISE_2, exercise_2_with(wrong::skips_empty_lines));
+    assert_fails(
+        &EXERCISE_2,
+        exercise_2_with(wrong::limit_on_complete_lines_only),
+    );
+}
+
+#[test]
+#[ignore = "exercise 2: complete lines out, the partial rest kept"]
+fn exercise_2() {
+    report(&EXERCISE_2, exercise_2_with(exercises::take_lines));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exercise 3: write until WouldBlock, keep the rest.
+
+type Flush = fn(&mut TcpStream, &mut Vec<u8>) -> io::Result<bool>;
+
+/// More than the send and receive buffers of a loopback connection hold together.
+const BIG: usize = 64 << 20;
+
+fn check_flush(flush: Flush) -> Result<(), String> {
+    let listener = StdListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let mut peer = StdStream::connect(listener.local_addr().unwrap()).map_err(|e| e.to_string())?;
+    let (ours, _) = listener.accept().map_err(|e| e.to_string())?;
+    ours.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let mut stream = TcpStream::from_std(ours);
+
+    let original: Vec<u8> = (0..BIG).map(|i| (i % 251) as u8).collect();
+    let mut output = original.clone();
+    // The peer reads nothing yet: the socket fills, and flush must say so and return.
+    let started = Instant::now();
+    let first = flush(&mut stream, &mut output);
+    if started.elapsed() > AT_ONCE {
+        return Err(format!(
+            "with a peer that reads nothing it took {:?} to return: does it spin on WouldBlock?",
+            started.elapsed()
+        ));
+    }
+    match first {
+        Ok(false) => {}
+        Ok(true) => {
+            return Err(format!(
+                "it returned Ok(true), \"all written\", but a socket whose peer reads nothing \
+                 cannot take {BIG} bytes (output still holds {})",
+                output.len()
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "it returned the error {e:?}: WouldBlock means the socket is full for now"
+            ));
+        }
+    }
+    let written = BIG - output.len();
+    if written == 0 || output[..] != original[written..] {
+        return Err(format!(
+            "{written} bytes left output, but output is no longer the unwritten rest of it"
+        ));
+    }
+
+    // Now the peer reads everything; the loop waits for writability and flushes again.
+    let reader = thread::spawn(move || -> io::Result<Vec<u8>> {
+        peer.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut received = Vec::new();
+        peer.read_to_end(&mut received)?;
+        Ok(received)
+    });
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    poll.registry()
+        .register(&mut stream, Token(0), Interest::WRITABLE)
+        .map_err(|e| e.to_string())?;
+    let mut events = Events::with_capacity(8);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match flush(&mut stream, &mut output) {
+            Ok(true) if output.is_empty() => break,
+            Ok(true) => return Err("Ok(true) with bytes left in output".into()),
+            Ok(false) => {}
+            Err(e) => return Err(format!("a later call returned {e:?}")),
+        }
+        poll.poll(&mut events, Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        if events.is_empty() {
+            return Err(format!(
+                "no writable event came within 5 s with {} bytes still to write: was the socket \
+                 written until WouldBlock? Readiness comes on edges, and only a full socket \
+                 gives another",
+                output.len()
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err("64 MiB were not flushed within 20 s".into());
+        }
+    }
+    drop(stream); // the peer's read_to_end ends
+    let received = reader
+        .join()
+        .map_err(|_| "the reader panicked")?
+        .map_err(|e| format!("the peer's read failed: {e}"))?;
+    if received != original {
+        let same = received
+            .iter()
+            .zip(&original)
+            .take_while(|(a, b)| a == b)
+            .count();
+        return Err(format!(
+            "the peer received {} bytes of {BIG}, the same as sent for the first {same} only",
+            received.len()
+        ));
+    }
+    Ok(())
+}
+
+fn exercise_3_with(flush: Flush) -> Result<(), String> {
+    run_bounded(Duration::from_secs(40), move || check_flush(flush))
+}
+
+#[test]
+fn exercise_3_check_passes_the_solution() {
+    report(&EXERCISE_3, exercise_3_with(solutions::flush));
+}
+
+#[test]
+fn exercise_3_check_fails_wrong_answers() {
+    assert_fails(&EXERCISE_3, exercise_3_with(wrong::flush_with_write_all));
+    assert_fails(
+        &EXERCISE_3,
+        exercise_3_with(wrong::flush_clearing_everything),
+    );
+    assert_fails(
+        &EXERCISE_3,
+        exercise_3_with(wrong::flush_done_on_would_block),
+    );
+    assert_fails(&EXERCISE_3, exercise_3_with(wrong::flush_dropping_the_end));
+}
+
+#[test]
+#[ignore = "exercise 3: write until WouldBlock, keep the rest"]
+fn exercise_3() {
+    report(&EXERCISE_3, exercise_3_with(exercises::flush));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plausible wrong answers, each of which its check must reject.
+
+mod wrong {
+    use std::io::{self, ErrorKind, Write};
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use lesson_05::LineTooLong;
+    use mio::net::{TcpListener, TcpStream};
+
+    /// One accept per readable event, as a blocking server does: the rest wait unseen.
+    pub fn accept_one(listener: &TcpListener) -> io::Result<Vec<(TcpStream, SocketAddr)>> {
+        match listener.accept() {
+            Ok(connection) => Ok(vec![connection]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Loops with `?`: WouldBlock at the end of the backlog comes back as a failure.
+    pub fn would_block_is_an_error(
+        listener: &TcpListener,
+    ) -> io::Result<Vec<(TcpStream, SocketAddr)>> {
+        let mut accepted = Vec::new();
+        loop {
+            accepted.push(listener.accept()?);
+        }
+    }
+
+    /// Takes WouldBlock for "not yet" and tries again (here for at most 5 s): a busy loop.
+    pub fn accept_until_quiet(listener: &TcpListener) -> io::Result<Vec<(TcpStream, SocketAddr)>> {
+        let mut accepted = Vec::new();
+        let give_up = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < give_up {
+            match listener.accept() {
+                Ok(connection) => accepted.push(connection),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(accepted)
+    }
+
+    /// Splits each read on its own and forgets the unfinished rest.
+    pub fn lines_of_each_read(
+        _pending: &mut Vec<u8>,
+        arrived: &[u8],
+        max_line: usize,
+    ) -> Result<Vec<Vec<u8>>, LineTooLong> {
+        let mut lines: Vec<Vec<u8>> = arrived.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+        lines.pop(); // what follows the last newline
+        if lines.iter().any(|l| l.len() > max_line) {
+            return Err(LineTooLong);
+        }
+        Ok(lines)
+    }
+
+    /// `str::lines` on what has arrived: the unfinished rest comes out as a line too.
+    pub fn like_str_lines(
+        pending: &mut Vec<u8>,
+        arrived: &[u8],
+        max_line: usize,
+    ) -> Result<Vec<Vec<u8>>, LineTooLong> {
+        pending.extend_from_slice(arrived);
+        let lines: Vec<Vec<u8>> = pending
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
+            .collect();
+        pending.clear();
+        if lines.iter().any(|l| l.len() > max_line) {
+            return Err(LineTooLong);
+        }
+        Ok(lines)
+    }
+
+    /// Frames lines correctly but leaves the `\r` of `\r\n` on them.
+    pub fn keeps_the_cr(
+        pending: &mut Vec<u8>,
+        arrived: &[u8],
+        max_line: usize,
+    ) -> Result<Vec<Vec<u8>>, LineTooLong> {
+        let mut lines = Vec::new();
+        pending.extend_from_slice(arrived);
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            lines.push(line[..line.len() - 1].to_vec());
+        }
+        if pending.len() > max_line + 1 || lines.iter().any(|l| l.len() > max_line + 1) {
+            return Err(LineTooLong);
+        }
+        Ok(lines)
+    }
+
+    /// Turns each read into text first: a character split between reads, and any byte that is
+    /// not UTF-8, become U+FFFD.
+    pub fn decodes_each_read_lossily(
+        pending: &mut Vec<u8>,
+        arrived: &[u8],
+        max_line: usize,
+    ) -> Result<Vec<Vec<u8>>, LineTooLong> {
+        let text = String::from_utf8_lossy(arrived);
+        super::solutions::take_lines(pending, text.as_bytes(), max_line)
+    }
+
+    /// Treats an empty line as nothing at all.
+    pub fn skips_empty_lines(
+        pending: &mut Vec<u8>,
+        arrived: &[u8],
+        max_line: usize,
+    ) -> Result<Vec<Vec<u8>>, LineTooLong> {
+        let lines = super::solutions::take_lines(pending, arrived, max_line)?;
+        Ok(lines.into_iter().filter(|l| !l.is_empty()).collect())
+    }
+
+    /// Checks the limit when a line is complete: a client that never sends a newline fills
+    /// memory without end.
+    pub fn limit_on_complete_lines_only(
+        pending: &mut Vec<u8>,
+        arrived: &[u8],
+        max_line: usize,
+    ) -> Result<Vec<Vec<u8>>, LineTooLong> {
+        super::solutions::take_lines(pending, arrived, usize::MAX - 1).and_then(|lines| {
+            if lines.iter().any(|l| l.len() > max_line) {
+                Err(LineTooLong)
+            } else {
+                Ok(lines)
+            }
+        })
+    }
+
+    /// write_all: on a non-blocking socket it stops with WouldBlock as an error, and forgets
+    /// how much it had written.
+    pub fn flush_with_write_all(stream: &mut TcpStream, output: &mut Vec<u8>) -> io::Result<bool> {
+        stream.write_all(output)?;
+        output.clear();
+        Ok(true)
+    }
+
+    /// One write, then the whole buffer thrown away as if it had all gone.
+    pub fn flush_clearing_everything(
+        stream: &mut TcpStream,
+        output: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        match stream.write(output) {
+            Ok(_) => {
+                output.clear();
+                Ok(true)
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stops at WouldBlock, but reports it as "done": the loop stops watching for writability
+    /// and the rest is never sent.
+    pub fn flush_done_on_would_block(
+        stream: &mut TcpStream,
+        output: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        while !output.is_empty() {
+            match stream.write(output) {
+                Ok(n) => {
+                    output.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(true),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Removes the written count from the wrong end of the buffer.
+    pub fn flush_dropping_the_end(
+        stream: &mut TcpStream,
+        output: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        while !output.is_empty() {
+            match stream.write(output) {
+                Ok(n) => output.truncate(output.len() - n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+}
