@@ -24,8 +24,16 @@ set -euo pipefail
 trap 'echo "lesson-05.sh: failed at line $LINENO" >&2' ERR
 trap '' PIPE
 out=${1:?usage: lesson-05.sh OUTPUT_DIR}
+. "$(dirname "$0")/common.sh"
 cd "$(dirname "$0")/../.."
 mkdir -p "$out"
+if [ -z "${BOOK_PART:-}" ]; then
+  bounded 600 cargo build --release --quiet -p lesson-05 --bins --examples
+  bounded 600 cargo build --quiet -p checker
+fi
+# The rest runs in a network namespace of its own, where port 8888 is always free.
+part_limit=900 run_parts "$out" all || exit 1
+[ -n "${BOOK_PART:-}" ] || exit 0
 tmp=$(mktemp -d)
 server_pid=""
 crowd_pid=""
@@ -36,20 +44,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-have() {
-  if command -v "$1" >/dev/null 2>&1; then return 0; fi
-  echo "lesson-05.sh: $1 is not installed; leaving the old $2" >&2
-  return 1
-}
-
-timeout 600 cargo build --release --quiet -p lesson-05 --bins --examples
-timeout 600 cargo build --quiet -p checker
 bin=target/release
 addr=127.0.0.1:8888
 
-# wait_for FILE PATTERN [SECONDS]: waits (at most SECONDS, 10 by default) until FILE has a line
+# wait_line FILE PATTERN [SECONDS]: waits (at most SECONDS, 10 by default) until FILE has a line
 # matching PATTERN.
-wait_for() {
+wait_line() {
   for _ in $(seq $((${3:-10} * 20))); do
     if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
     sleep 0.05
@@ -70,7 +70,7 @@ stop() {
 : >"$tmp/server.out" # emptied here, before the start: an old line must not be taken for a new one
 "$bin/lesson-05" --addr "$addr" >"$tmp/server.out" 2>&1 &
 server_pid=$!
-wait_for "$tmp/server.out" '^listening on'
+wait_line "$tmp/server.out" '^listening on'
 {
   echo '$ cargo run --release -p lesson-05            # terminal 1'
   echo "\$ printf 'hello\\nexit\\n' | nc $(echo $addr | tr : ' ')          # terminal 2"
@@ -93,7 +93,7 @@ if have strace strace.txt && have nc strace.txt; then
       "$bin/lesson-05" --addr "$addr"
   ) >"$tmp/server.out" 2>&1 &
   strace_pid=$!
-  wait_for "$tmp/server.out" '^listening on'
+  wait_line "$tmp/server.out" '^listening on'
   # The lines come a moment after the greeting, as when typed: the trace then shows the loop
   # waiting for them.
   (sleep 0.5; printf 'hello\nexit\n'; sleep 1) | timeout 10 nc -q 2 127.0.0.1 8888 >/dev/null
@@ -124,14 +124,14 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt $((count + 100)) ]; then count=$((h
 : >"$tmp/server.out" # emptied here, before the start: an old line must not be taken for a new one
 "$bin/lesson-05" --addr "$addr" >"$tmp/server.out" 2>&1 &
 server_pid=$!
-wait_for "$tmp/server.out" '^listening on'
+wait_line "$tmp/server.out" '^listening on'
 rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 # The crowd holds its connections until its standard input closes: a FIFO held open by us.
 mkfifo "$tmp/hold"
 timeout 120 "$bin/examples/crowd" --addr "$addr" --count "$count" --hold 100 <"$tmp/hold" >"$tmp/crowd.out" 2>&1 &
 crowd_pid=$!
 exec 8>"$tmp/hold"
-wait_for "$tmp/crowd.out" 'greeted' 60
+wait_line "$tmp/crowd.out" 'greeted' 60
 {
   echo "\$ cargo run --release -p lesson-05                                          # terminal 1"
   echo "\$ cargo run --release -p lesson-05 --example crowd -- --count $count --hold 100   # terminal 2"
@@ -157,7 +157,7 @@ echo "wrote $out/crowd.txt"
 : >"$tmp/server.out"
 "$bin/lesson-05" --addr "$addr" --idle-timeout 2 >"$tmp/server.out" 2>&1 &
 server_pid=$!
-wait_for "$tmp/server.out" '^listening on'
+wait_line "$tmp/server.out" '^listening on'
 {
   echo '$ cargo run -p lesson-05 -- --idle-timeout 2                     # terminal 1'
   echo '$ cargo run -p checker -- --lesson 05 --idle-timeout 2           # terminal 2'
@@ -187,11 +187,11 @@ crowd_point() {
   : >"$tmp/load.err"
   "$@" --addr "$addr" >"$tmp/server.out" 2>&1 &
   server_pid=$!
-  wait_for "$tmp/server.out" '^listening on'
+  wait_line "$tmp/server.out" '^listening on'
   timeout 300 "$bin/loadgen" --addr "$addr" --clients 256 --messages 500 --timeout 30 \
     --idle $((total - 256)) >"$tmp/load.out" 2>"$tmp/load.err" &
   local load_pid=$!
-  wait_for "$tmp/load.err" '^holding\|^error' 60
+  wait_line "$tmp/load.err" '^holding\|^error' 60
   local threads rss
   read -r threads rss < <(ps -o nlwp=,rss= -p "$server_pid")
   wait "$load_pid" || true

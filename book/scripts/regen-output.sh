@@ -26,7 +26,7 @@ if [ "$#" -eq 0 ]; then
 fi
 # Scripts that measure speed run after the others, one at a time, so that nothing else competes
 # for the CPUs while they measure; the others run all at once.
-measuring=" lesson-03 lesson-04 perf "
+measuring=" lesson-03 lesson-04 lesson-05 perf "
 failed=0
 # run NAME: runs book/scripts/NAME.sh (at most 12 minutes), its output in a log shown on failure.
 run() {

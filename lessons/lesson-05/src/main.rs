@@ -71,7 +71,6 @@ const LOG_QUEUE: usize = 1024;
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 
-// ANCHOR: main
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
@@ -83,7 +82,6 @@ fn main() -> ExitCode {
         }
     }
 }
-// ANCHOR_END: main
 
 // ANCHOR: conn
 /// Where a conversation is. Each state says what we still want from the socket.
@@ -895,7 +893,6 @@ fn on_signal(waker: Waker) -> Result<Arc<AtomicU32>, String> {
 }
 // ANCHOR_END: signals
 
-// ANCHOR: seed
 /// The random numbers for connection `number`, exactly as lesson 03 makes them: with `--seed S`
 /// the same seed gives the N-th connection the same ACKs.
 fn connection_rng(seed: Option<u64>, number: u64) -> StdRng {
@@ -909,7 +906,6 @@ fn connection_rng(seed: Option<u64>, number: u64) -> StdRng {
         None => rand::make_rng(),
     }
 }
-// ANCHOR_END: seed
 
 /// Turns `--addr` into a socket address, or says what is wrong with it.
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {

@@ -122,15 +122,15 @@ fn run(args: &Args) -> Result<(), String> {
     } else {
         say(&report.summary())?;
     }
+    if let Some(idle) = idle {
+        say(&idle.summary())?;
+    }
     if report.all_failed() {
         let why = report.first_failure.as_deref().unwrap_or("no reason known");
         return Err(format!(
             "every one of the {} clients failed; the first: {why}",
             report.failed
         ));
-    }
-    if let Some(idle) = idle {
-        println!("{}", idle.summary());
     }
     Ok(())
 }

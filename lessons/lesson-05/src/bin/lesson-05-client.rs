@@ -33,7 +33,6 @@ fn main() -> ExitCode {
     }
 }
 
-// ANCHOR: run
 fn run(args: &Args) -> Result<(), String> {
     let addr = parse_addr(&args.addr)?;
     let stream =
@@ -82,7 +81,6 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
 }
-// ANCHOR_END: run
 
 /// One line from the server without its line ending; `None` when it closed the connection.
 fn read_line(from_server: &mut impl BufRead) -> Result<Option<String>, String> {
