@@ -1,10 +1,12 @@
 //! Lesson 01 exercises. Replace each `todo!()` with your code, then run
 //!
 //! ```text
-//! cargo test -p lesson-01 -- --ignored
+//! cargo test -p lesson-01 --test exercises -- mine
 //! ```
 //!
-//! which says, for each exercise, pass or fail with a hint. `src/solutions.rs` holds our answers.
+//! which says, for each exercise, pass or FAIL with what happened. Put `HINT=1` (then 2, 3) in
+//! front of the command for hints, one stage more each time. `src/solutions.rs` holds our
+//! answers: try first.
 
 #![allow(unused_variables)] // the stubs do not use their arguments yet
 
@@ -17,9 +19,11 @@ use std::time::Duration;
 ///
 /// A read returns whatever bytes have arrived: part of a line, or more than one line. Read
 /// until `\n` and return the line without its `\n` (or `\r\n`). Do not read past the `\n`: the
-/// next call must find the next line. Return `Ok(None)` if the stream ends before any byte, an
-/// error of kind `UnexpectedEof` if it ends in the middle of a line, and one of kind
-/// `InvalidData` if the line is not UTF-8.
+/// next call must find the next line. Every other byte is the client's: keep spaces, tabs and a
+/// `\r` that is not right before the `\n`. Return `Ok(None)` if the stream ends before any byte,
+/// an error of kind `UnexpectedEof` if it ends in the middle of a line, and one of kind
+/// `InvalidData` if the line is not UTF-8. A read that fails with `ErrorKind::Interrupted` (a
+/// signal arrived before any byte) is not an error: read again.
 pub fn read_line(reader: &mut impl Read) -> io::Result<Option<String>> {
     todo!("exercise 1: read one line across several reads")
 }

@@ -2,7 +2,7 @@
 //! (`src/bin/lesson-04-client.rs`), the tests and the benchmarks, and the exercises.
 //!
 //! - [`protocol`]: frames, their byte layout, and moving a file's bytes through one buffer.
-//! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-04 -- --ignored`.
+//! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-04 --test exercises -- mine`.
 //! - [`solutions`]: our answers. Try first, then compare.
 
 pub mod exercises;
