@@ -156,9 +156,5 @@ if have nc split-read.txt; then
 fi
 
 # 9. The exercise report on the unsolved stubs, as a learner first sees it.
-{
-  echo "\$ cargo test -p lesson-01 -- --ignored"
-  cargo test -q -p lesson-01 --test exercises -- --ignored 2>&1 |
-    sed -n '/^---- exercise_1 stdout/,/^failures:$/p' | grep -v '^failures:$' || true
-} >"$out/exercises-unsolved.txt"
+bash book/scripts/exercise-report.bash lesson-01 "$out"
 echo "  wrote $(ls "$out" | wc -l) files to $out"

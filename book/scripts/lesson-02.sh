@@ -304,4 +304,6 @@ fi
 
 # Leave port 8888 as we found it: the next lesson's server may not set SO_REUSEADDR.
 wait_out_time_wait 8888
+# The exercise report on the unsolved stubs, as a learner first sees it.
+bash book/scripts/exercise-report.bash lesson-02 "$out"
 echo "lesson-02.sh: done"

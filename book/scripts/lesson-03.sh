@@ -275,4 +275,7 @@ messages=2000
   done
 } >"$tmp/load-table.txt"
 mv "$tmp/load-table.txt" "$out/load-table.txt"
+
+# The exercise report on the unsolved stubs, as a learner first sees it.
+bash book/scripts/exercise-report.bash lesson-03 "$out"
 echo "lesson-03.sh: wrote $(ls "$out" | tr '\n' ' ')"

@@ -25,7 +25,7 @@ const EXERCISE_1: Exercise<ReadLimited> = Exercise {
     number: 1,
     task: "read a line with a length limit",
     hints: &[
-        "a client that never sends \n must not make you read (and store) without end: stop \
+        "a client that never sends \\n must not make you read (and store) without end: stop \
          reading soon after max bytes, newline or not",
         "Read::take(n) makes a reader end after n bytes; read_until(b'\\n') on it stops there \
          even when no newline comes",
