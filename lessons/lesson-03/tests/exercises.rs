@@ -457,8 +457,8 @@ fn check_connection_rng(connection_rng: ConnectionRng) -> Result<(), String> {
         if acks(connection_rng, s1, c1) == acks(connection_rng, s2, c2) {
             return Err(format!(
                 "(seed {s1}, connection {c1}) and (seed {s2}, connection {c2}) got the same \
-                 numbers: {explain} Every pair needs a key of its own: put both numbers whole \
-                 into the 32-byte seed"
+                 numbers: {explain} Every pair needs a seed of its own, and \
+                 arithmetic on two numbers always lets some pairs meet"
             ));
         }
     }

@@ -8,3 +8,11 @@
 pub mod exercises;
 pub mod protocol;
 pub mod solutions;
+
+// The server's rule for the name of an upload is exercise 4: ours by default, yours when the
+// lesson is built with `--features mine`, so that your answer meets real clients (and the
+// checker).
+#[cfg(feature = "mine")]
+pub use exercises::is_safe_name;
+#[cfg(not(feature = "mine"))]
+pub use solutions::is_safe_name;
