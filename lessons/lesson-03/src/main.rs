@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use rand::rngs::StdRng;
 use rand::RngExt;
+use rand::rngs::StdRng;
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Lesson 03: serve many clients at once on a fixed pool of worker threads.

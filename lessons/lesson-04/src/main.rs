@@ -250,7 +250,9 @@ fn upload(
     // Every check that can be made on the FILE frame alone comes before a byte is stored.
     // Exercise 4 decides: our answer, or yours when built with `--features mine`.
     if !lesson_04::is_safe_name(&name) {
-        let why = check_name(&name).err().unwrap_or("the name is not safe to store");
+        let why = check_name(&name)
+            .err()
+            .unwrap_or("the name is not safe to store");
         return Err(refuse(ErrorCode::BadName, format!("name {name:?}: {why}")));
     }
     if size > store.max_size {
