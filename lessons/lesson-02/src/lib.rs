@@ -6,3 +6,10 @@
 
 pub mod exercises;
 pub mod solutions;
+
+// The server's lingering close is exercise 2: ours by default, yours when the lesson is built
+// with `--features mine`, so that your answer meets real clients (and the checker).
+#[cfg(feature = "mine")]
+pub use exercises::reply_and_close;
+#[cfg(not(feature = "mine"))]
+pub use solutions::reply_and_close;
