@@ -33,7 +33,8 @@ pub fn read_line(reader: &mut impl Read) -> io::Result<Option<String>> {
 /// EXERCISE 2: connect, but give up after `timeout` if the server does not answer.
 ///
 /// A plain `connect` waits for the handshake as long as the kernel keeps retrying its SYN
-/// (about two minutes on Linux). Return the connected stream, or the error, within `timeout`.
+/// (about two minutes on Linux). Return the connected stream, or the error, within `timeout`
+/// (the whole wait, not each attempt), and leave nothing behind still trying to connect.
 pub fn connect_with_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     todo!("exercise 2: connect with a timeout")
 }

@@ -417,7 +417,7 @@ fn check_reply_and_close(reply_and_close: ReplyAndClose) -> Result<(), String> {
     // Case 2: the client reads the reply and waits for the end of the stream, and never closes.
     let (client, server) = connected_pair()?;
     let started = Instant::now();
-    let linger = Duration::from_secs(2);
+    let linger = Duration::from_secs(3);
     let done = serve_on_thread(server, move |s| reply_and_close(s, b"bye\n", linger));
     let seen = match read_until_end(&client) {
         Ok(got) if got == b"bye\n" => Ok(()),
@@ -460,16 +460,17 @@ fn check_reply_and_close(reply_and_close: ReplyAndClose) -> Result<(), String> {
     }
 
     // Case 3: the client reads the reply, then sends a byte every 0.9 s and never closes. Each
-    // read gets a byte before a per-read timeout of 1 s strikes: only one deadline ends this.
+    // read gets a byte long before a per-read timeout of 3 s strikes (2.1 s of slack, for a
+    // loaded machine that runs the client late): only one deadline ends this.
     let (client, server) = connected_pair()?;
-    let linger = Duration::from_secs(1);
+    let linger = Duration::from_secs(3);
     let started = Instant::now();
     let done = serve_on_thread(server, move |s| reply_and_close(s, b"bye\n", linger));
     let trickler = client.try_clone().map_err(|e| e.to_string())?;
     let (stop, stopped) = mpsc::channel::<()>();
     thread::spawn(move || {
-        // Until told to stop, or for 6 s at most.
-        for _ in 0..7 {
+        // Until told to stop, or for 9 s at most.
+        for _ in 0..10 {
             if (&trickler).write_all(b"z").is_err() {
                 break;
             }

@@ -252,13 +252,13 @@ fn check_start_workers(start: StartWorkers) -> Result<(), String> {
         ));
     }
     // Two seconds with an open, empty queue: a pool waits, it does not end. (A worker that
-    // quits at the first empty moment ends within milliseconds; 500 ms tells the two mistakes
-    // apart with room for a loaded machine.)
+    // quits at the first empty moment ends within milliseconds, one with recv_timeout(1 s)
+    // after a second at the earliest; 800 ms tells the two apart with room for a loaded machine.)
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(2) {
         if handles.iter().any(JoinHandle::is_finished) {
             let after = started.elapsed();
-            return Err(if after < Duration::from_millis(500) {
+            return Err(if after < Duration::from_millis(800) {
                 format!(
                     "a worker ended {after:?} after the start, while the queue was open: did \
                      it stop as soon as the queue was empty for a moment (try_iter, try_recv)? \
@@ -343,8 +343,9 @@ fn check_hand_over(hand_over: HandOver) -> Result<(), String> {
     if hand_over(server, &jobs) {
         return Err("the queue was full, but it returned true".into());
     }
-    // A try_send and a short write take microseconds; 300 ms is room for a loaded machine.
-    if started.elapsed() > Duration::from_millis(300) {
+    // A try_send and a short write take microseconds; 450 ms is room for a loaded machine, and
+    // still less than the half second a send_timeout(500 ms) always waits.
+    if started.elapsed() > Duration::from_millis(450) {
         return Err(format!(
             "refusing took {:?}: did you wait a while for room (send_timeout)? The acceptor \
              must never wait: while it does, nobody is accepted",
