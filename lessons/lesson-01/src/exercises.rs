@@ -14,6 +14,8 @@ use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
+pub use crate::solutions::Ending;
+
 // ANCHOR: exercise_1
 /// EXERCISE 1: read one line, however its bytes are split across reads.
 ///
@@ -48,3 +50,16 @@ pub fn listen_on_free_port() -> io::Result<(TcpListener, u16)> {
     todo!("exercise 3: bind port 0 and report the port")
 }
 // ANCHOR_END: exercise_3
+
+// ANCHOR: exercise_4
+/// EXERCISE 4: wait until the peer closes its side, resets the connection, or `within` passes.
+///
+/// Read and throw away whatever the peer still sends. Return `Ending::Closed` when a read
+/// returns 0 bytes (the peer's FIN), `Ending::Reset` when a read fails because the peer reset
+/// the connection (its RST), and `Ending::StillOpen` once `within` has passed: one deadline for
+/// the whole wait, however often bytes arrive. A read that fails with `Interrupted` is retried;
+/// any other error is returned.
+pub fn wait_for_close(stream: &TcpStream, within: Duration) -> io::Result<Ending> {
+    todo!("exercise 4: tell a close from a reset from silence")
+}
+// ANCHOR_END: exercise_4

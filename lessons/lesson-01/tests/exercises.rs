@@ -9,14 +9,16 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
+use std::thread;
 use std::time::{Duration, Instant};
 
+use lesson_01::solutions::Ending;
 use lesson_01::{exercises, solutions};
 use socket2::{Domain, Socket, Type};
-use test_support::exercise::{self, Exercise, Runnable, Wrong, thread_count};
+use test_support::exercise::{self, Exercise, Runnable, Wrong, spawn_checked, thread_count};
 
 fn main() -> ExitCode {
-    let all: [&dyn Runnable; 3] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3];
+    let all: [&dyn Runnable; 4] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3, &EXERCISE_4];
     exercise::main("lesson-01", env!("CARGO_MANIFEST_DIR"), &all)
 }
 
@@ -426,9 +428,160 @@ fn check_listen_free_port(listen: ListenFree) -> Result<(), String> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Exercise 4: tell a close from a reset from silence.
+
+type WaitForClose = fn(&TcpStream, Duration) -> io::Result<Ending>;
+
+const EXERCISE_4: Exercise<WaitForClose> = Exercise {
+    number: 4,
+    task: "tell a close from a reset from silence",
+    hints: &[
+        "three ways a wait can end: the peer's FIN, the peer's RST, or your deadline; bytes \
+         that arrive are none of these, and must not stretch the deadline",
+        "a read of 0 bytes is the FIN; the RST shows as a read error of one particular kind; \
+         a read timeout set once restarts with every byte",
+        "let deadline = now + within; loop { set_read_timeout(deadline - now); match read { \
+         Ok(0) => Closed, Ok(_) => {}, Err(ConnectionReset) => Reset, Err(WouldBlock | \
+         TimedOut | Interrupted) => {}, Err(e) => return Err(e) } } (StillOpen once past the \
+         deadline)",
+    ],
+    bound: Duration::from_secs(20),
+    hang: "did you wait with no deadline?",
+    check: check_wait_for_close,
+    solution: solutions::wait_for_close,
+    mine: exercises::wait_for_close,
+    wrong: &[
+        Wrong {
+            does: "takes every read error for a close",
+            answer: wrong::close_on_any_error,
+            rejected_with: "did you take every error for a close?",
+        },
+        Wrong {
+            does: "takes the first bytes for the end",
+            answer: wrong::close_on_any_read,
+            rejected_with: "only a read of 0 bytes is the end",
+        },
+        Wrong {
+            does: "gives each read the whole wait as its timeout",
+            answer: wrong::close_with_a_timeout_per_read,
+            rejected_with: "a timeout per read, not one deadline?",
+        },
+        Wrong {
+            does: "waits with no deadline",
+            answer: wrong::close_with_no_deadline,
+            rejected_with: "did you wait with no deadline?",
+        },
+    ],
+};
+
+/// How late a correct answer may return after its deadline on a loaded two-core machine.
+const MARGIN: Duration = Duration::from_millis(1500);
+
+fn check_wait_for_close(wait: WaitForClose) -> Result<(), String> {
+    type Peer = Box<dyn FnOnce(TcpStream) + Send>;
+    // (case, what the peer does, the wait allowed, the ending expected, what a wrong ending
+    // most likely means)
+    let cases: [(&str, Peer, Duration, Ending, &str); 4] = [
+        (
+            "the peer sends \"bye\\n\" and then closes its side (FIN)",
+            Box::new(|mut peer: TcpStream| {
+                let _ = peer.write_all(b"bye\n");
+                let _ = peer.shutdown(std::net::Shutdown::Write);
+                thread::sleep(Duration::from_secs(3));
+            }),
+            Duration::from_secs(5),
+            Ending::Closed,
+            "a read of 0 bytes is the peer's FIN",
+        ),
+        (
+            "the peer resets the connection (RST)",
+            Box::new(|peer: TcpStream| {
+                // SO_LINGER with a time of 0: close() sends RST instead of FIN.
+                let _ = Socket::from(peer).set_linger(Some(Duration::ZERO));
+            }),
+            Duration::from_secs(5),
+            Ending::Reset,
+            "a reset came back as something else: did you take every error for a close? A \
+             read that fails with ConnectionReset is the peer's RST",
+        ),
+        (
+            "the peer sends \"hello\\n\" and stays open",
+            Box::new(|mut peer: TcpStream| {
+                let _ = peer.write_all(b"hello\n");
+                thread::sleep(Duration::from_secs(4));
+            }),
+            Duration::from_millis(800),
+            Ending::StillOpen,
+            "bytes came and the peer stayed open: only a read of 0 bytes is the end",
+        ),
+        (
+            "the peer sends a byte every 300 ms and stays open",
+            Box::new(|mut peer: TcpStream| {
+                for _ in 0..20 {
+                    if peer.write_all(b"z").is_err() {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(300));
+                }
+            }),
+            Duration::from_secs(2),
+            Ending::StillOpen,
+            "the peer stayed open",
+        ),
+    ];
+    for (case, peer, within, expected, explain) in cases {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let client =
+            TcpStream::connect(listener.local_addr().unwrap()).map_err(|e| e.to_string())?;
+        let (server, _) = listener.accept().map_err(|e| e.to_string())?;
+        let peer = thread::spawn(move || peer(client));
+        if expected == Ending::Reset {
+            // Let the RST arrive before the wait starts, so that its first read meets it.
+            let _ = peer.join();
+        }
+        let started = Instant::now();
+        let done = spawn_checked(move || wait(&server, within));
+        let outcome = match done.recv_timeout(within + MARGIN) {
+            Ok(outcome) => outcome?,
+            Err(_) => {
+                return Err(
+                    if expected == Ending::StillOpen && case.contains("every 300 ms") {
+                        format!(
+                            "{case}, a wait of {within:?}: still waiting {:?} later: is it a timeout \
+                         per read, not one deadline? Each byte restarts a read timeout",
+                            within + MARGIN
+                        )
+                    } else {
+                        format!(
+                            "{case}, a wait of {within:?}: still waiting {:?} later: did you wait \
+                         with no deadline?",
+                            within + MARGIN
+                        )
+                    },
+                );
+            }
+        };
+        let got = outcome.map_err(|e| format!("{case}: it returned the error {e}: {explain}"))?;
+        if got != expected {
+            return Err(format!(
+                "{case}: expected {expected:?}, got {got:?}: {explain}"
+            ));
+        }
+        if expected == Ending::StillOpen && started.elapsed() + Duration::from_millis(50) < within {
+            return Err(format!(
+                "{case}: it said StillOpen after {:?}, before the wait of {within:?} was up",
+                started.elapsed()
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /// Plausible wrong answers, each a mistake a learner could make. Every check must reject them.
 mod wrong {
+    use lesson_01::solutions::Ending;
     use std::io::{self, BufRead, BufReader, ErrorKind, Read};
     use std::net::{SocketAddr, TcpListener, TcpStream};
     use std::sync::mpsc;
@@ -566,6 +719,65 @@ mod wrong {
         });
         rx.recv_timeout(timeout)
             .map_err(|_| io::Error::new(ErrorKind::TimedOut, "connect timed out"))?
+    }
+
+    /// Any read error is a close: a reset passes for a FIN.
+    pub fn close_on_any_error(stream: &TcpStream, within: Duration) -> io::Result<Ending> {
+        stream.set_read_timeout(Some(within))?;
+        let mut buf = [0u8; 4096];
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            match (&*stream).read(&mut buf) {
+                Ok(0) => return Ok(Ending::Closed),
+                Ok(_) if std::time::Instant::now() < deadline => {}
+                Ok(_) => return Ok(Ending::StillOpen),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Ok(Ending::StillOpen);
+                }
+                Err(_) => return Ok(Ending::Closed),
+            }
+        }
+    }
+
+    /// The first read that returns decides: bytes count as the end.
+    pub fn close_on_any_read(stream: &TcpStream, within: Duration) -> io::Result<Ending> {
+        stream.set_read_timeout(Some(within))?;
+        match (&*stream).read(&mut [0u8; 4096]) {
+            Ok(_) => Ok(Ending::Closed),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => Ok(Ending::Reset),
+            Err(_) => Ok(Ending::StillOpen),
+        }
+    }
+
+    /// The whole wait as a timeout for each read: every byte restarts it.
+    pub fn close_with_a_timeout_per_read(
+        stream: &TcpStream,
+        within: Duration,
+    ) -> io::Result<Ending> {
+        stream.set_read_timeout(Some(within))?;
+        let mut buf = [0u8; 4096];
+        loop {
+            match (&*stream).read(&mut buf) {
+                Ok(0) => return Ok(Ending::Closed),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(Ending::Reset),
+                Err(_) => return Ok(Ending::StillOpen),
+            }
+        }
+    }
+
+    /// No timeout at all: a silent peer holds it for ever.
+    pub fn close_with_no_deadline(stream: &TcpStream, _: Duration) -> io::Result<Ending> {
+        stream.set_read_timeout(None)?;
+        let mut buf = [0u8; 4096];
+        loop {
+            match (&*stream).read(&mut buf) {
+                Ok(0) => return Ok(Ending::Closed),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(Ending::Reset),
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Reports the port it asked for (0) instead of the one the kernel chose.
