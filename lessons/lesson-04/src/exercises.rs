@@ -10,7 +10,7 @@
 
 #![allow(unused_variables)] // the stubs do not use their arguments yet
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 
 // ANCHOR: exercise_1
 /// EXERCISE 1: encode a frame header: the magic byte 0xF1, the frame type, then the payload
@@ -62,3 +62,20 @@ pub fn is_safe_name(name: &str) -> bool {
     todo!("exercise 4: refuse an unsafe file name")
 }
 // ANCHOR_END: exercise_4
+
+// ANCHOR: exercise_5
+/// EXERCISE 5: send one frame, header and payload, with as few system calls as possible and
+/// without copying the payload.
+///
+/// The lesson's `write_frame` builds the whole frame in one buffer and sends it with one
+/// `write_all`. That copies the payload; for a frame of 64 KiB, every frame. Instead, hand the
+/// header (from exercise 1) and the payload to the kernel together, as two slices, with
+/// `Write::write_vectored` (one `writev` system call: one segment for a small frame, so no
+/// write-write-read wait for Nagle's algorithm). A vectored write may send only part of what
+/// it was given, even cutting the header: send the rest. Retry `Interrupted`; a write of 0
+/// bytes means the peer takes no more: return an error of kind `WriteZero`. Allocate nothing
+/// the size of the payload.
+pub fn write_frame_vectored(to: &mut impl Write, frame_type: u8, payload: &[u8]) -> io::Result<()> {
+    todo!("exercise 5: send a frame with one vectored write")
+}
+// ANCHOR_END: exercise_5

@@ -1,6 +1,6 @@
 //! Our answers to lesson 04's exercises. Try `src/exercises.rs` first.
 
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 
 // ANCHOR: solution_1
 /// Exercise 1: encode a frame header.
@@ -103,3 +103,30 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 // ANCHOR_END: solution_4
+
+// ANCHOR: solution_5
+/// Exercise 5: send a frame with one vectored write.
+pub fn write_frame_vectored(to: &mut impl Write, frame_type: u8, payload: &[u8]) -> io::Result<()> {
+    let header = encode_header(frame_type, payload.len() as u32);
+    // Two slices, one system call: the kernel gathers them, nothing is copied here.
+    let mut slices = [IoSlice::new(&header), IoSlice::new(payload)];
+    let mut left = &mut slices[..];
+    // Skip empty slices first (an empty payload), so that "nothing left" means an empty list.
+    IoSlice::advance_slices(&mut left, 0);
+    while !left.is_empty() {
+        match to.write_vectored(left) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    ErrorKind::WriteZero,
+                    "the connection took no more bytes",
+                ));
+            }
+            // Part of it went: drop what was sent, even in the middle of the header.
+            Ok(n) => IoSlice::advance_slices(&mut left, n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: solution_5

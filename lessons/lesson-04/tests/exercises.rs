@@ -8,7 +8,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::thread;
@@ -19,7 +19,13 @@ use lesson_04::{exercises, solutions};
 use test_support::exercise::{self, Exercise, Runnable, Wrong};
 
 fn main() -> ExitCode {
-    let all: [&dyn Runnable; 4] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3, &EXERCISE_4];
+    let all: [&dyn Runnable; 5] = [
+        &EXERCISE_1,
+        &EXERCISE_2,
+        &EXERCISE_3,
+        &EXERCISE_4,
+        &EXERCISE_5,
+    ];
     exercise::main("lesson-04", env!("CARGO_MANIFEST_DIR"), &all)
 }
 
@@ -661,10 +667,224 @@ fn check_is_safe_name(is_safe: IsSafe) -> Result<(), String> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Exercise 5: send a frame with one vectored write.
+
+type WriteVectored = fn(&mut dyn Write, u8, &[u8]) -> io::Result<()>;
+
+const EXERCISE_5: Exercise<WriteVectored> = Exercise {
+    number: 5,
+    task: "send a frame with one vectored write",
+    hints: &[
+        "two slices, one call: the header and the payload as they are; and a write, vectored \
+         or not, may take only part of what it is given",
+        "Write::write_vectored takes &[IoSlice]; after it returns n, IoSlice::advance_slices \
+         drops the n bytes sent, whole slices and part of the next",
+        "let mut s = [IoSlice::new(&header), IoSlice::new(payload)]; let mut left = &mut \
+         s[..]; IoSlice::advance_slices(&mut left, 0); while !left.is_empty() { match \
+         to.write_vectored(left) { Ok(0) => WriteZero, Ok(n) => advance_slices(&mut left, n), \
+         Err(Interrupted) => {}, Err(e) => return Err(e) } }",
+    ],
+    bound: Duration::from_secs(10),
+    hang: "did you go on writing after a write of 0 bytes?",
+    check: check_write_frame_vectored,
+    solution: |mut w, t, p| solutions::write_frame_vectored(&mut w, t, p),
+    mine: |mut w, t, p| exercises::write_frame_vectored(&mut w, t, p),
+    wrong: &[
+        Wrong {
+            does: "writes the header and the payload with two write_all calls",
+            answer: |mut w, t, p| wrong::frame_in_two_writes(&mut w, t, p),
+            rejected_with: "write-write-read",
+        },
+        Wrong {
+            does: "copies the frame into one buffer and writes that",
+            answer: |mut w, t, p| wrong::frame_copied(&mut w, t, p),
+            rejected_with: "did you copy the payload",
+        },
+        Wrong {
+            does: "makes one vectored write and trusts it to send everything",
+            answer: |mut w, t, p| wrong::frame_one_vectored_write(&mut w, t, p),
+            rejected_with: "a vectored write may send only part",
+        },
+        Wrong {
+            does: "loops, but restarts from the header after a partial write",
+            answer: |mut w, t, p| wrong::frame_restarting(&mut w, t, p),
+            rejected_with: "drop exactly the bytes sent",
+        },
+    ],
+};
+
+/// A writer that records what it was given and how many calls it took, accepting at most
+/// `most` bytes per call (the rest is the caller's to send again), failing the first call with
+/// `Interrupted` when `signal` is set, and taking nothing (`Ok(0)`) when `full` is set.
+#[derive(Default)]
+struct Recorder {
+    bytes: Vec<u8>,
+    calls: usize,
+    most: Option<usize>,
+    signal: bool,
+    full: bool,
+}
+
+impl Write for Recorder {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.calls += 1;
+        if std::mem::take(&mut self.signal) {
+            return Err(io::Error::new(ErrorKind::Interrupted, "a signal"));
+        }
+        if self.full || self.calls > 100_000 {
+            return Ok(0);
+        }
+        let mut room = self.most.unwrap_or(usize::MAX);
+        let mut taken = 0;
+        for buf in bufs {
+            let n = buf.len().min(room);
+            self.bytes.extend_from_slice(&buf[..n]);
+            (room, taken) = (room - n, taken + n);
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn check_write_frame_vectored(write: WriteVectored) -> Result<(), String> {
+    let payload: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+    let expected = |t: u8, p: &[u8]| {
+        let mut bytes = solutions::encode_header(t, p.len() as u32).to_vec();
+        bytes.extend_from_slice(p);
+        bytes
+    };
+
+    // A writer that takes everything: one call, the right bytes, nothing copied. (Its own room
+    // is made beforehand, so that every allocation measured is the function's.)
+    let mut to = Recorder {
+        bytes: Vec::with_capacity(payload.len() + 6),
+        ..Recorder::default()
+    };
+    let (result, largest) = largest_allocation(|| write(&mut to, 4, &payload));
+    result.map_err(|e| format!("a writer that takes everything: error {e}"))?;
+    if to.bytes != expected(4, &payload) {
+        return Err(format!(
+            "a writer that takes everything got {} bytes, not the {} of the frame (or not in \
+             order)",
+            to.bytes.len(),
+            payload.len() + 6
+        ));
+    }
+    if to.calls > 1 {
+        return Err(format!(
+            "a writer that takes everything was called {} times for one frame: header and \
+             payload in separate writes is the write-write-read pattern that meets Nagle's \
+             algorithm; give both to one write_vectored",
+            to.calls
+        ));
+    }
+    if largest >= payload.len() {
+        return Err(format!(
+            "sending a 1 MiB payload allocated {largest} bytes: did you copy the payload into a \
+             new buffer? Give the kernel the caller's slice as it is"
+        ));
+    }
+
+    // A writer that takes 5 bytes per call (it cuts the header), then one whose first call is
+    // interrupted by a signal.
+    for (what, t, p, most, signal) in [
+        (
+            "a writer that takes 5 bytes per call",
+            2u8,
+            &payload[..1000],
+            Some(5),
+            false,
+        ),
+        (
+            "the same, with an empty payload",
+            7,
+            &[][..],
+            Some(5),
+            false,
+        ),
+        ("a writer interrupted once", 3, &payload[..100], None, true),
+    ] {
+        let mut to = Recorder {
+            most,
+            signal,
+            ..Recorder::default()
+        };
+        let result = write(&mut to, t, p);
+        let want = expected(t, p);
+        match result {
+            Err(e) if e.kind() == ErrorKind::Interrupted => {
+                return Err(format!(
+                    "the first write was interrupted by a signal, and it returned the error {e}: \
+                     Interrupted means nothing was written; try again"
+                ));
+            }
+            Err(e) => return Err(format!("{what}: error {e}")),
+            Ok(()) if to.bytes.len() < want.len() => {
+                return Err(format!(
+                    "{what} got {} of the {} bytes of the frame: a vectored write may send only \
+                     part of what it is given; send the rest",
+                    to.bytes.len(),
+                    want.len()
+                ));
+            }
+            Ok(()) if to.bytes != want => {
+                return Err(format!(
+                    "{what} got {} bytes, but not the frame's bytes in order: after a partial \
+                     write, drop exactly the bytes sent, even in the middle of the header",
+                    to.bytes.len()
+                ));
+            }
+            Ok(()) => {}
+        }
+    }
+
+    // A writer that takes nothing: an error of kind WriteZero, not a loop without end.
+    let mut to = Recorder {
+        full: true,
+        ..Recorder::default()
+    };
+    match write(&mut to, 2, b"hi") {
+        Err(e) if e.kind() == ErrorKind::WriteZero => {}
+        other => {
+            return Err(format!(
+                "a writer that takes no byte (it returns Ok(0)): expected a WriteZero error, got \
+                 {other:?} after {} calls",
+                to.calls
+            ));
+        }
+    }
+
+    // Over a real socket, read back by our read_frame.
+    let (mut writer, mut reader) = socket_pair()?;
+    let sent = payload[..200_000].to_vec();
+    let sender = thread::spawn(move || write(&mut writer, 9, &sent));
+    match solutions::read_frame(&mut reader, 1 << 20) {
+        Ok(Some((9, p))) if p == payload[..200_000] => {}
+        other => {
+            return Err(format!(
+                "over a socket, a frame of 200,000 bytes read back as {:?}",
+                other.map(|o| o.map(|(t, p)| (t, p.len())))
+            ));
+        }
+    }
+    sender
+        .join()
+        .map_err(|_| "it panicked over a socket".to_string())?
+        .map_err(|e| format!("over a socket: error {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /// Plausible wrong answers, each a mistake a learner could make. Every check must reject them.
 mod wrong {
-    use std::io::{self, ErrorKind, Read};
+    use std::io::{self, ErrorKind, IoSlice, Read, Write};
 
     /// Little-endian: what to_le_bytes (or to_ne_bytes on x86 and ARM) gives.
     pub fn header_little_endian(frame_type: u8, len: u32) -> [u8; 6] {
@@ -867,6 +1087,46 @@ mod wrong {
             || name.chars().any(bad_char)
             || (check(Rule::Nfc) && !unicode_normalization::is_nfc(name));
         !refused
+    }
+
+    /// Header, then payload: two writes, two segments for a small frame.
+    pub fn frame_in_two_writes(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+        to.write_all(&header(t, payload))?;
+        to.write_all(payload)
+    }
+
+    /// One buffer with everything: one write, but the payload is copied every time.
+    pub fn frame_copied(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+        let mut bytes = header(t, payload).to_vec();
+        bytes.extend_from_slice(payload);
+        to.write_all(&bytes)
+    }
+
+    /// One vectored write, its count ignored.
+    pub fn frame_one_vectored_write(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+        let header = header(t, payload);
+        to.write_vectored(&[IoSlice::new(&header), IoSlice::new(payload)])
+            .map(drop)
+    }
+
+    /// Loops on the count, but sends both slices from their start again each time.
+    pub fn frame_restarting(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+        let header = header(t, payload);
+        let (total, mut sent) = (header.len() + payload.len(), 0);
+        while sent < total {
+            match to.write_vectored(&[IoSlice::new(&header), IoSlice::new(payload)]) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn header(t: u8, payload: &[u8]) -> [u8; 6] {
+        let [a, b, c, d] = (payload.len() as u32).to_be_bytes();
+        [0xF1, t, a, b, c, d]
     }
 
     /// Refuses only the slash, the first thing anyone thinks of.
