@@ -22,7 +22,13 @@ use socket2::{Domain, Socket, Type};
 use test_support::exercise::{self, Exercise, Runnable, Wrong};
 
 fn main() -> ExitCode {
-    let all: [&dyn Runnable; 4] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3, &EXERCISE_4];
+    let all: [&dyn Runnable; 5] = [
+        &EXERCISE_1,
+        &EXERCISE_2,
+        &EXERCISE_3,
+        &EXERCISE_4,
+        &EXERCISE_5,
+    ];
     exercise::main("lesson-03", env!("CARGO_MANIFEST_DIR"), &all)
 }
 
@@ -539,6 +545,119 @@ fn check_wake(wake: Wake) -> Result<(), String> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Exercise 5: turn away the queued connections at shutdown.
+
+type TurnAway = fn(&Receiver<TcpStream>) -> usize;
+
+const EXERCISE_5: Exercise<TurnAway> = Exercise {
+    number: 5,
+    task: "turn away the queued connections at shutdown",
+    hints: &[
+        "every connection in the queue now gets the line and a close; and the queue may stay \
+         open, so \"wait for the next one\" would wait for ever",
+        "crossbeam's Receiver has a way to take what is there without waiting for more",
+        "queue.try_iter().map(|s| { let _ = (&s).write_all(b\"busy: server shutting \
+         down\\n\"); }).count()",
+    ],
+    bound: Duration::from_secs(10),
+    hang: "did you wait for more connections on a queue that is still open?",
+    check: check_turn_away,
+    solution: solutions::turn_away_queued,
+    mine: exercises::turn_away_queued,
+    wrong: &[
+        Wrong {
+            does: "takes with iter(), which waits while a sender lives",
+            answer: wrong::turn_away_waiting,
+            rejected_with: "did you wait for more connections",
+        },
+        Wrong {
+            does: "closes them without a word",
+            answer: wrong::turn_away_silently,
+            rejected_with: "closed without a word",
+        },
+        Wrong {
+            does: "turns away the first one only",
+            answer: wrong::turn_away_one,
+            rejected_with: "every connection in the queue",
+        },
+        Wrong {
+            does: "sends the busy line of a full queue",
+            answer: wrong::turn_away_try_again,
+            rejected_with: "a client told to try again",
+        },
+    ],
+};
+
+fn check_turn_away(turn_away: TurnAway) -> Result<(), String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    // The acceptor's sender stays alive all along: the queue never closes.
+    let (jobs, queue) = crossbeam_channel::bounded(8);
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let (client, server) = connected_pair(&listener).map_err(|e| e.to_string())?;
+        jobs.send(server).map_err(|e| e.to_string())?;
+        clients.push(client);
+    }
+    let done = test_support::exercise::spawn_checked(move || {
+        let count = turn_away(&queue);
+        (count, queue)
+    });
+    // A try_iter and three short writes take microseconds; 2 s is room for a loaded machine.
+    let (count, queue) = match done.recv_timeout(Duration::from_secs(2)) {
+        Ok(outcome) => outcome?,
+        Err(_) => {
+            return Err(
+                "still running 2 s later, with three connections queued and the queue still \
+                 open: did you wait for more connections (iter, recv) on a queue that is still \
+                 open? Take what is there now"
+                    .into(),
+            );
+        }
+    };
+    for (i, client) in clients.iter().enumerate() {
+        let mut got = String::new();
+        let _ = (&*client).read_to_string(&mut got);
+        match got.as_str() {
+            "busy: server shutting down\n" => {}
+            "" if queue.is_empty() => {
+                return Err(format!(
+                    "client {} of 3 read the end of the stream and nothing else: closed without \
+                     a word, it cannot tell a shutdown from a crash",
+                    i + 1
+                ));
+            }
+            "" => {
+                return Err(format!(
+                    "client {} of 3 got nothing and is still in the queue: every connection in \
+                     the queue must be turned away",
+                    i + 1
+                ));
+            }
+            "busy: try again later\n" => {
+                return Err(
+                    "a client told to try again later, by a server that is going away: say \
+                     `busy: server shutting down`"
+                        .into(),
+                );
+            }
+            other => {
+                return Err(format!(
+                    "client {} of 3 got {other:?}, not \"busy: server shutting down\\n\"",
+                    i + 1
+                ));
+            }
+        }
+    }
+    if count != 3 {
+        return Err(format!(
+            "it turned away 3 connections, but returned {count}"
+        ));
+    }
+    drop(jobs);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /// Plausible wrong answers, each a mistake a learner could make. Every check must reject them.
 mod wrong {
@@ -709,6 +828,42 @@ mod wrong {
             to = SocketAddr::from(([127, 0, 0, 1], listening.port()));
         }
         TcpStream::connect_timeout(&to, Duration::from_secs(1)).map(drop)
+    }
+
+    /// iter() blocks while the acceptor's sender lives.
+    pub fn turn_away_waiting(queue: &Receiver<TcpStream>) -> usize {
+        queue
+            .iter()
+            .map(|s| {
+                let _ = (&s).write_all(b"busy: server shutting down\n");
+            })
+            .count()
+    }
+
+    /// Closes them without a word.
+    pub fn turn_away_silently(queue: &Receiver<TcpStream>) -> usize {
+        queue.try_iter().count()
+    }
+
+    /// The first one only.
+    pub fn turn_away_one(queue: &Receiver<TcpStream>) -> usize {
+        match queue.try_recv() {
+            Ok(s) => {
+                let _ = (&s).write_all(b"busy: server shutting down\n");
+                1
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// The line for a full queue, which invites the client back to a server going away.
+    pub fn turn_away_try_again(queue: &Receiver<TcpStream>) -> usize {
+        queue
+            .try_iter()
+            .map(|s| {
+                let _ = (&s).write_all(b"busy: try again later\n");
+            })
+            .count()
     }
 
     /// Waits for room in the queue: the acceptor freezes while the queue is full.
