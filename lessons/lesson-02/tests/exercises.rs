@@ -6,7 +6,7 @@
 //! - `cargo test -p lesson-02 --test exercises -- mine` checks your stubs in
 //!   `src/exercises.rs`; `HINT=1` (then 2 …) in front of it adds hints.
 
-use std::io::{self, BufRead, ErrorKind, Read, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -17,7 +17,7 @@ use lesson_02::{exercises, solutions};
 use test_support::exercise::{self, Exercise, Runnable, Wrong, spawn_checked};
 
 fn main() -> ExitCode {
-    let all: [&dyn Runnable; 3] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3];
+    let all: [&dyn Runnable; 4] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3, &EXERCISE_4];
     exercise::main("lesson-02", env!("CARGO_MANIFEST_DIR"), &all)
 }
 
@@ -705,6 +705,178 @@ fn abbreviate(bytes: &[u8]) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Exercise 4: read a line before a deadline.
+
+type ReadBefore = fn(&mut BufReader<&TcpStream>, usize, Instant) -> io::Result<Option<Vec<u8>>>;
+
+const EXERCISE_4: Exercise<ReadBefore> = Exercise {
+    number: 4,
+    task: "read a line before a deadline",
+    hints: &[
+        "a read timeout restarts with every read: a byte now and then keeps it from ever \
+         striking; the deadline is for the whole line, and so is the limit",
+        "before each read, give the stream a read timeout of what is left until the deadline; \
+         use fill_buf and consume, so that bytes after the \\n stay in the BufReader",
+        "loop { left = deadline - now (zero: TimedOut); set_read_timeout(left); fill_buf: \
+         WouldBlock/TimedOut/Interrupted => continue; empty => end; take up to the \\n, \
+         consume, check the length }",
+    ],
+    bound: Duration::from_secs(25),
+    hang: "did you read with no deadline?",
+    check: check_read_line_before,
+    solution: solutions::read_line_before,
+    mine: exercises::read_line_before,
+    wrong: &[
+        Wrong {
+            does: "sets the time left as a read timeout once, then reads the line",
+            answer: wrong::read_before_with_one_timeout,
+            rejected_with: "a timeout per read, not one deadline?",
+        },
+        Wrong {
+            does: "reads with no deadline",
+            answer: wrong::read_before_without_deadline,
+            rejected_with: "did you read with no deadline?",
+        },
+        Wrong {
+            does: "keeps the deadline but not the limit",
+            answer: wrong::read_before_without_limit,
+            rejected_with: "did you stop after max bytes?",
+        },
+    ],
+};
+
+fn check_read_line_before(read: ReadBefore) -> Result<(), String> {
+    // Each case: what the client does (on a thread of its own), the limit, the time allowed,
+    // and what must come back.
+    type Client = Box<dyn FnOnce(TcpStream) + Send>;
+    let text = |r: &io::Result<Option<Vec<u8>>>| match r {
+        Ok(Some(l)) => format!("the line {:?}", String::from_utf8_lossy(l)),
+        Ok(None) => "the end of the stream".to_string(),
+        Err(e) => format!("an error of kind {:?}", e.kind()),
+    };
+    let run = |client: Client, max: usize, within: Duration, reads: usize| {
+        let (peer, server) = connected_pair()?;
+        let talker = thread::spawn(move || client(peer));
+        let started = Instant::now();
+        let deadline = started + within;
+        let done = spawn_checked(move || {
+            let mut reader = BufReader::new(&server);
+            let results: Vec<_> = (0..reads)
+                .map(|_| read(&mut reader, max, deadline))
+                .collect();
+            results
+        });
+        let outcome = done.recv_timeout(within + MARGIN);
+        drop(talker);
+        match outcome {
+            Ok(results) => Ok::<_, String>(Some((results?, started.elapsed()))),
+            Err(_) => Ok(None),
+        }
+    };
+
+    // Two lines glued in one write, then a close.
+    let glued: Client = Box::new(|mut c: TcpStream| {
+        let _ = c.write_all(b"hello\r\nworld\n");
+    });
+    match run(glued, 16, Duration::from_secs(5), 3)? {
+        Some((r, _)) if matches!(&r[..], [Ok(Some(a)), Ok(Some(b)), Ok(None)] if a == b"hello" && b == b"world") =>
+            {}
+        Some((r, _)) => {
+            return Err(format!(
+                "\"hello\\r\\nworld\\n\" then a close: expected hello, world and the end, got \
+                 {}",
+                r.iter().map(text).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        None => return Err("\"hello\\r\\nworld\\n\" then a close: no answer in 6.5 s".into()),
+    }
+
+    // A silent client: the deadline of 500 ms must end the wait.
+    let silent: Client = Box::new(|c: TcpStream| {
+        thread::sleep(Duration::from_secs(4));
+        drop(c);
+    });
+    match run(silent, 16, Duration::from_millis(500), 1)? {
+        Some((r, took)) => {
+            if !matches!(&r[0], Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock))
+            {
+                return Err(format!(
+                    "a silent client, a deadline in 500 ms: expected a TimedOut error, got {}",
+                    text(&r[0])
+                ));
+            }
+            if took + Duration::from_millis(50) < Duration::from_millis(500) {
+                return Err(format!(
+                    "a silent client: it gave up after {took:?}, before the deadline"
+                ));
+            }
+        }
+        None => {
+            return Err(format!(
+                "a silent client, a deadline in 500 ms: still reading {MARGIN:?} after it: did \
+                 you read with no deadline?"
+            ));
+        }
+    }
+
+    // A client that sends a byte every 300 ms, never a newline: only one deadline ends this.
+    let trickle: Client = Box::new(|mut c: TcpStream| {
+        for _ in 0..25 {
+            if c.write_all(b"z").is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+    });
+    match run(trickle, 100, Duration::from_millis(1500), 1)? {
+        Some((r, _)) if matches!(&r[0], Err(e) if e.kind() == ErrorKind::TimedOut) => {}
+        Some((r, _)) => {
+            return Err(format!(
+                "a byte every 300 ms, a deadline in 1.5 s: expected a TimedOut error, got {}",
+                text(&r[0])
+            ));
+        }
+        None => {
+            return Err(format!(
+                "a byte every 300 ms, a deadline in 1.5 s: still reading {MARGIN:?} after the \
+                 deadline: is it a timeout per read, not one deadline? Each byte restarts a \
+                 read timeout"
+            ));
+        }
+    }
+
+    // 8 KiB with no newline, max 1024: refused at once, long before the deadline.
+    let flood: Client = Box::new(|mut c: TcpStream| {
+        let _ = c.write_all(&[b'x'; 8192]);
+        thread::sleep(Duration::from_secs(4));
+    });
+    match run(flood, 1024, Duration::from_secs(2), 1)? {
+        Some((r, _)) if matches!(&r[0], Err(e) if e.kind() == ErrorKind::InvalidData) => {}
+        Some((r, _)) => {
+            return Err(format!(
+                "8 KiB with no newline, max = 1024: expected an InvalidData error, got {}: did \
+                 you stop after max bytes? A client that never sends \\n must not fill memory",
+                text(&r[0])
+            ));
+        }
+        None => return Err("8 KiB with no newline, max = 1024: no answer".into()),
+    }
+
+    // A line cut short by the close.
+    let cut: Client = Box::new(|mut c: TcpStream| {
+        let _ = c.write_all(b"abc");
+    });
+    match run(cut, 16, Duration::from_secs(5), 1)? {
+        Some((r, _)) if matches!(&r[0], Err(e) if e.kind() == ErrorKind::UnexpectedEof) => Ok(()),
+        Some((r, _)) => Err(format!(
+            "\"abc\" then a close: expected an UnexpectedEof error, got {}",
+            text(&r[0])
+        )),
+        None => Err("\"abc\" then a close: no answer".into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /// Plausible wrong answers, each a mistake a learner could make. Every check must reject them.
 mod wrong {
@@ -904,6 +1076,95 @@ mod wrong {
                 line.clear();
             }
         }
+    }
+
+    /// The time left as a read timeout, set once: each byte restarts it.
+    pub fn read_before_with_one_timeout(
+        reader: &mut io::BufReader<&TcpStream>,
+        max: usize,
+        deadline: std::time::Instant,
+    ) -> io::Result<Option<Vec<u8>>> {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        reader
+            .get_ref()
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        limited(reader, Some(max))
+    }
+
+    /// No timeout at all.
+    pub fn read_before_without_deadline(
+        reader: &mut io::BufReader<&TcpStream>,
+        max: usize,
+        _: std::time::Instant,
+    ) -> io::Result<Option<Vec<u8>>> {
+        reader.get_ref().set_read_timeout(None)?;
+        limited(reader, Some(max))
+    }
+
+    /// One deadline, but no limit: reads until the newline or the deadline, however much.
+    pub fn read_before_without_limit(
+        reader: &mut io::BufReader<&TcpStream>,
+        _: usize,
+        deadline: std::time::Instant,
+    ) -> io::Result<Option<Vec<u8>>> {
+        let mut line = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(ErrorKind::TimedOut.into());
+            }
+            reader.get_ref().set_read_timeout(Some(left))?;
+            let available = match reader.fill_buf() {
+                Ok(b) => b.to_vec(),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                return if line.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ErrorKind::UnexpectedEof.into())
+                };
+            }
+            match available.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    line.extend_from_slice(&available[..i]);
+                    reader.consume(i + 1);
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    return Ok(Some(line));
+                }
+                None => {
+                    line.extend_from_slice(&available);
+                    reader.consume(available.len());
+                }
+            }
+        }
+    }
+
+    /// read_until with a limit of max + 2 bytes, as our answer to exercise 1.
+    fn limited(reader: &mut impl BufRead, max: Option<usize>) -> io::Result<Option<Vec<u8>>> {
+        let limit = max.map_or(u64::MAX, |m| m as u64 + 2);
+        let mut line = Vec::new();
+        let n = reader.take(limit).read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if line.last() != Some(&b'\n') {
+            return Err(if n as u64 == limit {
+                ErrorKind::InvalidData.into()
+            } else {
+                ErrorKind::UnexpectedEof.into()
+            });
+        }
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Ok(Some(line))
     }
 
     /// The original server's loop: one reply per recv(1024), and a read of 0 bytes taken as an
