@@ -509,9 +509,10 @@ fn check_reply_and_close(reply_and_close: ReplyAndClose) -> Result<(), String> {
     client
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
-    let reply: &'static [u8] = Box::leak(vec![b'r'; 32 << 20].into_boxed_slice());
+    let reply = vec![b'r'; 32 << 20];
+    let reply_len = reply.len();
     let done = serve_on_thread(server, move |s| {
-        reply_and_close(s, reply, Duration::from_secs(5))
+        reply_and_close(s, &reply, Duration::from_secs(5))
     });
     thread::sleep(Duration::from_secs(3));
     let got = match read_until_end(&client) {
@@ -523,13 +524,13 @@ fn check_reply_and_close(reply_and_close: ReplyAndClose) -> Result<(), String> {
             )));
         }
     };
-    if got.len() != reply.len() {
+    if got.len() != reply_len || got.iter().any(|&b| b != b'r') {
         return Err(format!(
             "case 4: the client got {} of the {} bytes of the reply, then the end of the stream: \
              did you use write, which may send only part of the buffer? It returns how much it \
              sent; write_all loops until all is sent",
             got.len(),
-            reply.len()
+            reply_len
         ));
     }
     drop(client);
