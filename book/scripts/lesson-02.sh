@@ -385,6 +385,10 @@ part_original() {
   fi
 }
 
+# The exercise report on the unsolved stubs, as a learner first sees it (outside the namespaces).
+if [ -z "${BOOK_PART:-}" ]; then
+  bounded 900 bash book/scripts/exercise-report.bash lesson-02 "$out"
+fi
 run_parts "$out" spin states session tcpdump strace backlog syn_linear syn_exponential reset \
   restart original || exit 1
 [ -n "${BOOK_PART:-}" ] || exit 0

@@ -297,6 +297,10 @@ part_load() {  # Each point runs for at least a second: a first run with 2000 ro
   mv "$tmp/load-table.txt" "$out/load-table.txt"
 }
 
+# The exercise report on the unsolved stubs, as a learner first sees it (outside the namespaces).
+if [ -z "${BOOK_PART:-}" ]; then
+  bounded 900 bash book/scripts/exercise-report.bash lesson-03 "$out"
+fi
 run_parts "$out" session threads busy shutdown || exit 1
 # The measurements, alone.
 run_parts "$out" load || exit 1

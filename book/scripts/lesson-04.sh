@@ -149,11 +149,7 @@ start_server --max-size 4K
 stop_server
 
 echo "-- exercises.txt"
-{
-  echo "\$ cargo test -p lesson-04 -- --ignored"
-  bounded 300 cargo test --quiet -p lesson-04 --test exercises -- --ignored --test-threads 1 2>&1 |
-    grep -E '^exercise [0-9]|^  (what happened|hint):' || true
-} >"$out/exercises.txt"
+bounded 900 bash book/scripts/exercise-report.bash lesson-04 "$out"
 
 echo "-- nagle.txt (release build)"
 {

@@ -2,7 +2,7 @@
 
 use std::io::{self, ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 // ANCHOR: solution_1
 /// Exercise 1: read one line, however its bytes are split across reads.
@@ -54,3 +54,43 @@ pub fn listen_on_free_port() -> io::Result<(TcpListener, u16)> {
     Ok((listener, port))
 }
 // ANCHOR_END: solution_3
+
+/// How the peer's side of a connection ended, as far as exercise 4 could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A read returned 0 bytes: the peer sent FIN and will send nothing more.
+    Closed,
+    /// A read failed with "connection reset": the peer sent RST.
+    Reset,
+    /// Neither happened before the deadline.
+    StillOpen,
+}
+
+// ANCHOR: solution_4
+/// Exercise 4: tell a close from a reset from silence.
+pub fn wait_for_close(stream: &TcpStream, within: Duration) -> io::Result<Ending> {
+    // One deadline for the whole wait: a read timeout set once would restart with every byte,
+    // and a peer sending a byte a second would hold us for ever.
+    let deadline = Instant::now() + within;
+    let mut discard = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Ending::StillOpen);
+        }
+        stream.set_read_timeout(Some(left))?;
+        match (&*stream).read(&mut discard) {
+            Ok(0) => return Ok(Ending::Closed),
+            Ok(_) => {} // the peer's bytes: nobody wants them, but they are not an end
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(Ending::Reset),
+            // The read timed out (the loop sees the deadline) or a signal came: go round.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+// ANCHOR_END: solution_4

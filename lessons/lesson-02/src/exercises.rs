@@ -1,16 +1,18 @@
 //! Lesson 02 exercises. Replace each `todo!()` with your code, then run
 //!
 //! ```text
-//! cargo test -p lesson-02 -- --ignored
+//! cargo test -p lesson-02 --test exercises -- mine
 //! ```
 //!
-//! which says, for each exercise, pass or fail with a hint. `src/solutions.rs` holds our answers.
+//! which says, for each exercise, pass or FAIL with what happened. Put `HINT=1` (then 2, 3) in
+//! front of the command for hints, one stage more each time. `src/solutions.rs` holds our
+//! answers: try first.
 
 #![allow(unused_variables)] // the stubs do not use their arguments yet
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, BufReader};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 // ANCHOR: exercise_1
 /// EXERCISE 1: read one line, but never more than `max` bytes of it.
@@ -47,3 +49,22 @@ pub fn answer_until_half_close(stream: TcpStream) -> io::Result<u64> {
     todo!("exercise 3: answer every line, then stop at the half-close")
 }
 // ANCHOR_END: exercise_3
+
+// ANCHOR: exercise_4
+/// EXERCISE 4: read one line of at most `max` bytes, and give up at `deadline`.
+///
+/// A read timeout bounds each read, not the line: a client that sends one byte every second
+/// never lets a timeout of two seconds strike, and holds the server for as long as it likes
+/// (the attack is called slowloris). Read the next line from `reader` (whose stream you may
+/// give read timeouts) and return it without its `\n` or `\r\n`; `Ok(None)` if the stream ends
+/// before any byte, `UnexpectedEof` if it ends mid-line, `InvalidData` as soon as more than
+/// `max` bytes came without a `\n`, and an error of kind `TimedOut` once `deadline` has passed,
+/// however the bytes trickle in.
+pub fn read_line_before(
+    reader: &mut BufReader<&TcpStream>,
+    max: usize,
+    deadline: Instant,
+) -> io::Result<Option<Vec<u8>>> {
+    todo!("exercise 4: read a line before a deadline")
+}
+// ANCHOR_END: exercise_4

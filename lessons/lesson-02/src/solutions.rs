@@ -86,3 +86,70 @@ pub fn answer_until_half_close(stream: TcpStream) -> io::Result<u64> {
     }
 }
 // ANCHOR_END: solution_3
+
+// ANCHOR: solution_4
+/// Exercise 4: read a line before a deadline.
+pub fn read_line_before(
+    reader: &mut BufReader<&TcpStream>,
+    max: usize,
+    deadline: Instant,
+) -> io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    loop {
+        // Each read may wait only for what is left of the one deadline.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                ErrorKind::TimedOut,
+                "no whole line before the deadline",
+            ));
+        }
+        reader.get_ref().set_read_timeout(Some(left))?;
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            // Timed out (the loop looks at the deadline) or interrupted: go round.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            if line.is_empty() {
+                return Ok(None);
+            }
+            return Err(io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "the stream ended mid-line",
+            ));
+        }
+        // Take up to and with the first `\n`, or everything there is; keep the rest buffered.
+        let (taken, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        line.extend_from_slice(&available[..taken]);
+        reader.consume(taken);
+        if done {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+        }
+        // max + 2: room for the `\r\n` of a line of exactly max bytes.
+        if line.len() > max + usize::from(!done) * 2 {
+            return Err(io::Error::new(
+                ErrorKind::InvalidData,
+                format!("line over {max} bytes"),
+            ));
+        }
+        if done {
+            return Ok(Some(line));
+        }
+    }
+}
+// ANCHOR_END: solution_4

@@ -1,10 +1,12 @@
 //! Lesson 03 exercises. Replace each `todo!()` with your code, then run
 //!
 //! ```text
-//! cargo test -p lesson-03 -- --ignored
+//! cargo test -p lesson-03 --test exercises -- mine
 //! ```
 //!
-//! which says, for each exercise, pass or fail with a hint. `src/solutions.rs` holds our answers.
+//! which says, for each exercise, pass or FAIL with what happened. Put `HINT=1` (then 2, 3) in
+//! front of the command for hints, one stage more each time. `src/solutions.rs` holds our
+//! answers: try first.
 
 #![allow(unused_variables)] // the stubs do not use their arguments yet
 
@@ -62,3 +64,15 @@ pub fn wake_acceptor(listening: SocketAddr) -> io::Result<()> {
     todo!("exercise 4: wake the thread blocked in accept")
 }
 // ANCHOR_END: exercise_4
+
+// ANCHOR: exercise_5
+/// EXERCISE 5: at shutdown, turn away every connection still waiting in the queue.
+///
+/// The grace period is over; the connections in `queue` were accepted but never served. Send
+/// each the line `busy: server shutting down` and close it, so its client learns why instead
+/// of waiting for a greeting. The acceptor may still hold a sender, so the queue may stay
+/// open: turn away what is in it now, and return how many, without waiting for more.
+pub fn turn_away_queued(queue: &Receiver<TcpStream>) -> usize {
+    todo!("exercise 5: turn away the queued connections at shutdown")
+}
+// ANCHOR_END: exercise_5

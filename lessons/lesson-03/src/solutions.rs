@@ -73,3 +73,18 @@ pub fn wake_acceptor(listening: SocketAddr) -> io::Result<()> {
     Ok(())
 }
 // ANCHOR_END: solution_4
+
+// ANCHOR: solution_5
+/// Exercise 5: turn away the queued connections at shutdown.
+pub fn turn_away_queued(queue: &Receiver<TcpStream>) -> usize {
+    // try_iter takes what is in the queue now and stops when it is empty, even if a sender is
+    // still alive; iter() or recv() would wait for connections that will never come.
+    queue
+        .try_iter()
+        .map(|stream| {
+            let _ = (&stream).write_all(b"busy: server shutting down\n");
+            // Dropping the stream closes it: FIN after the line.
+        })
+        .count()
+}
+// ANCHOR_END: solution_5

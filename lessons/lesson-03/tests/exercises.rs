@@ -1,11 +1,14 @@
-//! The checks for lesson 03's exercises, each written once and run three ways:
+//! Lesson 03's exercises, each written once: its task, hints, check, our answer, your stub and
+//! the wrong answers the check must reject.
 //!
-//! - on our solution (`src/solutions.rs`): it must pass;
-//! - on deliberately wrong answers (the `wrong` module below): it must fail;
-//! - on your stub (`src/exercises.rs`): `cargo test -p lesson-03 -- --ignored` runs these.
+//! - `cargo test` proves the checks (our answer passes, every wrong answer fails) and never runs
+//!   your stubs;
+//! - `cargo test -p lesson-03 --test exercises -- mine` checks your stubs in
+//!   `src/exercises.rs`; `HINT=1` (then 2 …) in front of it adds hints.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
@@ -15,31 +18,193 @@ use crossbeam_channel::{Receiver, Sender};
 use lesson_03::{exercises, solutions};
 use rand::RngExt;
 use rand::rngs::StdRng;
-use test_support::exercise::{Exercise, assert_fails, report, run_bounded};
+use socket2::{Domain, Socket, Type};
+use test_support::exercise::{self, Exercise, Runnable, Wrong};
 
-const EXERCISE_1: Exercise = Exercise {
+fn main() -> ExitCode {
+    let all: [&dyn Runnable; 5] = [
+        &EXERCISE_1,
+        &EXERCISE_2,
+        &EXERCISE_3,
+        &EXERCISE_4,
+        &EXERCISE_5,
+    ];
+    exercise::main("lesson-03", env!("CARGO_MANIFEST_DIR"), &all)
+}
+
+const EXERCISE_1: Exercise<StartWorkers> = Exercise {
     number: 1,
     task: "start a fixed pool of workers",
-    hint: "spawn exactly `count` threads; give each a clone of the Receiver and of `serve`, \
-           and loop `for stream in queue` (it ends when the senders are gone)",
+    hints: &[
+        "exactly `count` threads, started once, each taking connection after connection; an \
+         open queue that is empty for a while means \"wait\", only a closed one means \"stop\"",
+        "crossbeam's Receiver can be cloned: give each thread a clone of it and of `serve`; \
+         which way of taking from the queue blocks while it is empty and ends when it closes?",
+        "(0..count).map(|_| { let (q, f) = (queue.clone(), serve.clone()); \
+         thread::spawn(move || for stream in q { f(stream) }) }).collect()",
+    ],
+    bound: Duration::from_secs(25),
+    hang: "did a worker never end after the queue was closed?",
+    check: check_start_workers,
+    solution: |n, queue, serve| solutions::start_workers(n, queue, move |s| serve(s)),
+    mine: |n, queue, serve| exercises::start_workers(n, queue, move |s| serve(s)),
+    wrong: &[
+        Wrong {
+            does: "starts a thread per connection",
+            answer: wrong::thread_per_connection,
+            rejected_with: "is a thread started per connection?",
+        },
+        Wrong {
+            does: "serves with one worker whatever the count",
+            answer: wrong::one_worker,
+            rejected_with: "was not served within 3 s",
+        },
+        Wrong {
+            does: "polls with try_recv and never notices the queue closed",
+            answer: wrong::workers_that_keep_polling,
+            rejected_with: "still runs after the queue was closed",
+        },
+        Wrong {
+            does: "takes with try_iter, ending as soon as the queue is empty",
+            answer: wrong::workers_with_try_iter,
+            rejected_with: "as soon as the queue was empty for a moment",
+        },
+        Wrong {
+            does: "takes with recv_timeout(1 s), ending after a second without work",
+            answer: wrong::workers_with_recv_timeout,
+            rejected_with: "after a while without work",
+        },
+    ],
 };
-const EXERCISE_2: Exercise = Exercise {
+
+const EXERCISE_2: Exercise<HandOver> = Exercise {
     number: 2,
     task: "queue the connection or answer busy",
-    hint: "send() waits for room and freezes the acceptor; try_send() returns at once and \
-           gives the stream back in TrySendError::Full",
+    hints: &[
+        "the acceptor must never wait: while it waits, nobody is accepted; and \"is there \
+         room?\" and \"put it in\" must be one step, or another thread fills the gap",
+        "crossbeam's Sender has a way to send that returns at once, and gives the stream back \
+         when there is no room",
+        "match queue.try_send(stream) { Ok(()) => true, Err(TrySendError::Full(s) | \
+         TrySendError::Disconnected(s)) => { write the busy line to s; false } }",
+    ],
+    bound: Duration::from_secs(6),
+    hang: "did you wait for room in the queue (send)?",
+    check: check_hand_over,
+    solution: solutions::hand_over,
+    mine: exercises::hand_over,
+    wrong: &[
+        Wrong {
+            does: "waits for room with send()",
+            answer: wrong::hand_over_waiting,
+            rejected_with: "did you wait for room in the queue (send)?",
+        },
+        Wrong {
+            does: "refuses without a word",
+            answer: wrong::hand_over_silently,
+            rejected_with: "not \"busy: try again later\\n\"",
+        },
+        Wrong {
+            does: "waits up to half a second for room with send_timeout",
+            answer: wrong::hand_over_after_half_a_second,
+            rejected_with: "did you wait a while for room",
+        },
+        Wrong {
+            does: "asks is_full() and then sends",
+            answer: wrong::hand_over_if_not_full,
+            rejected_with: "did you ask is_full() before sending?",
+        },
+    ],
 };
-const EXERCISE_3: Exercise = Exercise {
+
+const EXERCISE_3: Exercise<ConnectionRng> = Exercise {
     number: 3,
     task: "a reproducible generator per connection",
-    hint: "build StdRng::from_seed from a 32-byte array holding both the seed and the \
-           connection number (to_le_bytes), never from entropy",
+    hints: &[
+        "every (seed, connection) pair needs numbers of its own: two different pairs must \
+         never end up with the same generator, and no entropy may slip in",
+        "StdRng's seed is 32 bytes: room for both numbers whole, side by side, so no two \
+         pairs can meet; arithmetic on them (sum, product, shift) makes pairs collide",
+        "let mut key = [0u8; 32]; key[..8] = seed.to_le_bytes(); key[8..16] = \
+         connection.to_le_bytes(); StdRng::from_seed(key)",
+    ],
+    bound: Duration::from_secs(10),
+    hang: "did it wait for something?",
+    check: check_connection_rng,
+    solution: solutions::connection_rng,
+    mine: exercises::connection_rng,
+    wrong: &[
+        Wrong {
+            does: "draws fresh entropy",
+            answer: wrong::rng_from_entropy,
+            rejected_with: "asked twice: different numbers",
+        },
+        Wrong {
+            does: "ignores the connection number",
+            answer: wrong::rng_ignoring_connection,
+            rejected_with: "connections 1 and 2 got the same numbers",
+        },
+        Wrong {
+            does: "seeds with seed + connection",
+            answer: wrong::rng_from_sum,
+            rejected_with: "did you add or xor them?",
+        },
+        Wrong {
+            does: "seeds with seed * 1000 + connection",
+            answer: wrong::rng_from_seed_times_1000,
+            rejected_with: "seed * 1000 + connection",
+        },
+        Wrong {
+            does: "keeps the low byte of each number",
+            answer: wrong::rng_from_low_bytes,
+            rejected_with: "did you keep only the low bytes",
+        },
+        Wrong {
+            does: "shifts the seed into the high half (seed << 32 | connection)",
+            answer: wrong::rng_from_shift,
+            rejected_with: "did you shift one into the other",
+        },
+        Wrong {
+            does: "truncates both to u32",
+            answer: wrong::rng_from_u32s,
+            rejected_with: "did you truncate them to u32?",
+        },
+    ],
 };
-const EXERCISE_4: Exercise = Exercise {
+
+const EXERCISE_4: Exercise<Wake> = Exercise {
     number: 4,
     task: "wake the thread blocked in accept",
-    hint: "accept() returns only when a connection arrives: connect to the listening \
-           address yourself (with 127.0.0.1 in place of 0.0.0.0)",
+    hints: &[
+        "accept() returns only when a connection arrives, whatever flag is set",
+        "so connect to the listening address yourself; but 0.0.0.0 and :: mean \"every \
+         address\", and the listener may be IPv6: connect to the loopback address of the \
+         same family",
+        "let ip = match listening.ip() { V4 unspecified => 127.0.0.1, V6 unspecified => ::1, ip \
+         => ip }; TcpStream::connect_timeout(&SocketAddr::new(ip, port), 1 s)",
+    ],
+    bound: Duration::from_secs(20),
+    hang: "did your connect wait with no timeout?",
+    check: check_wake,
+    solution: solutions::wake_acceptor,
+    mine: exercises::wake_acceptor,
+    wrong: &[
+        Wrong {
+            does: "trusts the flag alone",
+            answer: wrong::wake_by_flag_only,
+            rejected_with: "still blocked in accept()",
+        },
+        Wrong {
+            does: "always connects to 127.0.0.1",
+            answer: wrong::wake_via_127,
+            rejected_with: "did you connect to 127.0.0.1 whatever the listening address?",
+        },
+        Wrong {
+            does: "replaces any unspecified address, :: too, by 127.0.0.1",
+            answer: wrong::wake_unspecified_as_127,
+            rejected_with: "did you replace :: by 127.0.0.1?",
+        },
+    ],
 };
 
 /// Reads one line with the stream's read timeout; `None` at end of stream or on error.
@@ -92,6 +257,29 @@ fn check_start_workers(start: StartWorkers) -> Result<(), String> {
             handles.len()
         ));
     }
+    // Two seconds with an open, empty queue: a pool waits, it does not end. (A worker that
+    // quits at the first empty moment ends within milliseconds, one with recv_timeout(1 s)
+    // after a second at the earliest; 800 ms tells the two apart with room for a loaded machine.)
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        if handles.iter().any(JoinHandle::is_finished) {
+            let after = started.elapsed();
+            return Err(if after < Duration::from_millis(800) {
+                format!(
+                    "a worker ended {after:?} after the start, while the queue was open: did \
+                     it stop as soon as the queue was empty for a moment (try_iter, try_recv)? \
+                     An open, empty queue means \"wait\""
+                )
+            } else {
+                format!(
+                    "a worker ended {after:?} after the start, while the queue was open: did \
+                     it stop after a while without work (recv_timeout)? A quiet minute is no \
+                     reason to shrink the pool"
+                )
+            });
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
         let (client, server) = connected_pair(&listener).map_err(|e| e.to_string())?;
@@ -138,37 +326,6 @@ fn check_start_workers(start: StartWorkers) -> Result<(), String> {
     Ok(())
 }
 
-fn exercise_1_with(start: StartWorkers) -> Result<(), String> {
-    run_bounded(Duration::from_secs(20), move || check_start_workers(start))
-}
-
-#[test]
-fn exercise_1_check_passes_the_solution() {
-    report(
-        &EXERCISE_1,
-        exercise_1_with(|n, queue, serve| solutions::start_workers(n, queue, move |s| serve(s))),
-    );
-}
-
-#[test]
-fn exercise_1_check_fails_wrong_answers() {
-    assert_fails(&EXERCISE_1, exercise_1_with(wrong::thread_per_connection));
-    assert_fails(&EXERCISE_1, exercise_1_with(wrong::one_worker));
-    assert_fails(
-        &EXERCISE_1,
-        exercise_1_with(wrong::workers_that_keep_polling),
-    );
-}
-
-#[test]
-#[ignore = "exercise 1: start a fixed pool of workers"]
-fn exercise_1() {
-    report(
-        &EXERCISE_1,
-        exercise_1_with(|n, queue, serve| exercises::start_workers(n, queue, move |s| serve(s))),
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // Exercise 2: queue the connection or answer busy.
 
@@ -192,8 +349,14 @@ fn check_hand_over(hand_over: HandOver) -> Result<(), String> {
     if hand_over(server, &jobs) {
         return Err("the queue was full, but it returned true".into());
     }
-    if started.elapsed() > Duration::from_secs(1) {
-        return Err("refusing took over a second: did it wait for room?".into());
+    // A try_send and a short write take microseconds; 450 ms is room for a loaded machine, and
+    // still less than the half second a send_timeout(500 ms) always waits.
+    if started.elapsed() > Duration::from_millis(450) {
+        return Err(format!(
+            "refusing took {:?}: did you wait a while for room (send_timeout)? The acceptor \
+             must never wait: while it does, nobody is accepted",
+            started.elapsed()
+        ));
     }
     let mut reader = BufReader::new(&second);
     let mut line = String::new();
@@ -216,29 +379,33 @@ fn check_hand_over(hand_over: HandOver) -> Result<(), String> {
         .map_err(|_| "the first connection is lost")?;
     drop(first);
     drop(queued);
+
+    // A queue of capacity zero hands each connection straight to a waiting worker: there is
+    // never room to store one, yet a waiting worker takes it. Tried up to 40 times, 50 ms
+    // apart, until the worker is surely waiting in recv().
+    let (jobs, queue) = crossbeam_channel::bounded(0);
+    let worker = thread::spawn(move || queue.recv_timeout(Duration::from_secs(4)).is_ok());
+    let mut clients = Vec::new();
+    let mut taken = false;
+    for _ in 0..40 {
+        let (client, server) = connected_pair(&listener).map_err(|e| e.to_string())?;
+        clients.push(client);
+        if hand_over(server, &jobs) {
+            taken = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    if !taken || !worker.join().unwrap_or(false) {
+        return Err(
+            "with a zero-capacity queue and a worker waiting in recv(), every connection was \
+             refused: did you ask is_full() before sending? With no room at all is_full() is \
+             always true, yet a waiting worker takes the connection; and between is_full() and \
+             send() another thread can fill the queue: ask and send in one step"
+                .into(),
+        );
+    }
     Ok(())
-}
-
-fn exercise_2_with(hand_over: HandOver) -> Result<(), String> {
-    // A hand_over that waits for room would wait for ever: the bound turns that into a failure.
-    run_bounded(Duration::from_secs(3), move || check_hand_over(hand_over))
-}
-
-#[test]
-fn exercise_2_check_passes_the_solution() {
-    report(&EXERCISE_2, exercise_2_with(solutions::hand_over));
-}
-
-#[test]
-fn exercise_2_check_fails_wrong_answers() {
-    assert_fails(&EXERCISE_2, exercise_2_with(wrong::hand_over_waiting));
-    assert_fails(&EXERCISE_2, exercise_2_with(wrong::hand_over_silently));
-}
-
-#[test]
-#[ignore = "exercise 2: queue the connection or answer busy"]
-fn exercise_2() {
-    report(&EXERCISE_2, exercise_2_with(exercises::hand_over));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,37 +433,43 @@ fn check_connection_rng(connection_rng: ConnectionRng) -> Result<(), String> {
     if acks(connection_rng, 43, 1) == first {
         return Err("seeds 42 and 43 gave connection 1 the same numbers".into());
     }
-    // Seed and connection must not be mixed up in a way that makes two pairs collide.
-    if acks(connection_rng, 1, 2) == acks(connection_rng, 2, 1) {
-        return Err(
-            "(seed 1, connection 2) and (seed 2, connection 1) got the same numbers".into(),
-        );
+    // Seed and connection must not be mixed in a way that makes two pairs collide: each pair
+    // below collides under one way of mixing them.
+    type Pair = (u64, u64);
+    let pairs: [(Pair, Pair, &str); 6] = [
+        ((1, 2), (2, 1), "did you add or xor them?"),
+        (
+            (0, 1000),
+            (1, 0),
+            "did you combine them with arithmetic such as seed * 1000 + connection?",
+        ),
+        (
+            (256, 1),
+            (0, 1),
+            "did you keep only the low bytes of the seed?",
+        ),
+        (
+            (1, 256),
+            (1, 0),
+            "did you keep only the low bytes of the connection number?",
+        ),
+        (
+            (0, 1 << 32),
+            (1, 0),
+            "did you shift one into the other (seed << 32 | connection)?",
+        ),
+        ((1 << 32, 1), (0, 1), "did you truncate them to u32?"),
+    ];
+    for ((s1, c1), (s2, c2), explain) in pairs {
+        if acks(connection_rng, s1, c1) == acks(connection_rng, s2, c2) {
+            return Err(format!(
+                "(seed {s1}, connection {c1}) and (seed {s2}, connection {c2}) got the same \
+                 numbers: {explain} Every pair needs a seed of its own, and \
+                 arithmetic on two numbers always lets some pairs meet"
+            ));
+        }
     }
     Ok(())
-}
-
-fn exercise_3_with(connection_rng: ConnectionRng) -> Result<(), String> {
-    run_bounded(Duration::from_secs(10), move || {
-        check_connection_rng(connection_rng)
-    })
-}
-
-#[test]
-fn exercise_3_check_passes_the_solution() {
-    report(&EXERCISE_3, exercise_3_with(solutions::connection_rng));
-}
-
-#[test]
-fn exercise_3_check_fails_wrong_answers() {
-    assert_fails(&EXERCISE_3, exercise_3_with(wrong::rng_from_entropy));
-    assert_fails(&EXERCISE_3, exercise_3_with(wrong::rng_ignoring_connection));
-    assert_fails(&EXERCISE_3, exercise_3_with(wrong::rng_from_sum));
-}
-
-#[test]
-#[ignore = "exercise 3: a reproducible generator per connection"]
-fn exercise_3() {
-    report(&EXERCISE_3, exercise_3_with(exercises::connection_rng));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,12 +477,22 @@ fn exercise_3() {
 
 type Wake = fn(SocketAddr) -> io::Result<()>;
 
-fn check_wake(wake: Wake) -> Result<(), String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+/// A listener on `addr` like the server's (IPv6 ones IPv6-only, as on many systems), and an
+/// acceptor like the server's: it looks at the flag each time accept() returns.
+fn acceptor(addr: SocketAddr) -> Result<(SocketAddr, Arc<AtomicBool>, Receiver<()>), String> {
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(|e| e.to_string())?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).map_err(|e| e.to_string())?;
+    }
+    socket
+        .bind(&addr.into())
+        .map_err(|e| format!("cannot listen on {addr} here: {e}"))?;
+    socket.listen(16).map_err(|e| e.to_string())?;
+    let listener: TcpListener = socket.into();
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let stopping = Arc::new(AtomicBool::new(false));
     let (stop, (ended_tx, ended)) = (Arc::clone(&stopping), crossbeam_channel::bounded(1));
-    // An acceptor like the server's: it looks at the flag each time accept() returns.
     thread::spawn(move || {
         loop {
             let _ = listener.accept();
@@ -319,32 +502,159 @@ fn check_wake(wake: Wake) -> Result<(), String> {
         }
         let _ = ended_tx.send(());
     });
-
-    stopping.store(true, Ordering::SeqCst);
-    wake(addr).map_err(|e| format!("it returned an error: {e}"))?;
-    ended
-        .recv_timeout(Duration::from_secs(2))
-        .map_err(|_| "the acceptor is still blocked in accept() two seconds later".to_string())
+    Ok((bound, stopping, ended))
 }
 
-fn exercise_4_with(wake: Wake) -> Result<(), String> {
-    run_bounded(Duration::from_secs(10), move || check_wake(wake))
+fn check_wake(wake: Wake) -> Result<(), String> {
+    let cases: [(&str, &str); 4] = [
+        (
+            "127.0.0.1:0",
+            "accept() returns only when a connection arrives",
+        ),
+        (
+            "0.0.0.0:0",
+            "0.0.0.0 means every address: connect to 127.0.0.1",
+        ),
+        (
+            "[::1]:0",
+            "did you connect to 127.0.0.1 whatever the listening address? An IPv6 listener is \
+             reached on its own address",
+        ),
+        (
+            "[::]:0",
+            "did you replace :: by 127.0.0.1? An IPv6-only listener on [::] is reached on ::1",
+        ),
+    ];
+    for (addr, explain) in cases {
+        let (bound, stopping, ended) = acceptor(addr.parse().unwrap())?;
+        stopping.store(true, Ordering::SeqCst);
+        let woke = wake(bound);
+        // 2 s: a connect on loopback takes microseconds; the rest is room for a loaded machine.
+        if ended.recv_timeout(Duration::from_secs(2)).is_err() {
+            let said = match woke {
+                Ok(()) => String::new(),
+                Err(e) => format!(" (it returned the error {e})"),
+            };
+            return Err(format!(
+                "listening on {bound}: the acceptor is still blocked in accept() 2 s later{said}: \
+                 {explain}"
+            ));
+        }
+    }
+    Ok(())
 }
 
-#[test]
-fn exercise_4_check_passes_the_solution() {
-    report(&EXERCISE_4, exercise_4_with(solutions::wake_acceptor));
-}
+// ---------------------------------------------------------------------------------------------
+// Exercise 5: turn away the queued connections at shutdown.
 
-#[test]
-fn exercise_4_check_fails_wrong_answers() {
-    assert_fails(&EXERCISE_4, exercise_4_with(wrong::wake_by_flag_only));
-}
+type TurnAway = fn(&Receiver<TcpStream>) -> usize;
 
-#[test]
-#[ignore = "exercise 4: wake the thread blocked in accept"]
-fn exercise_4() {
-    report(&EXERCISE_4, exercise_4_with(exercises::wake_acceptor));
+const EXERCISE_5: Exercise<TurnAway> = Exercise {
+    number: 5,
+    task: "turn away the queued connections at shutdown",
+    hints: &[
+        "every connection in the queue now gets the line and a close; and the queue may stay \
+         open, so \"wait for the next one\" would wait for ever",
+        "crossbeam's Receiver has a way to take what is there without waiting for more",
+        "queue.try_iter().map(|s| { let _ = (&s).write_all(b\"busy: server shutting \
+         down\\n\"); }).count()",
+    ],
+    bound: Duration::from_secs(10),
+    hang: "did you wait for more connections on a queue that is still open?",
+    check: check_turn_away,
+    solution: solutions::turn_away_queued,
+    mine: exercises::turn_away_queued,
+    wrong: &[
+        Wrong {
+            does: "takes with iter(), which waits while a sender lives",
+            answer: wrong::turn_away_waiting,
+            rejected_with: "did you wait for more connections",
+        },
+        Wrong {
+            does: "closes them without a word",
+            answer: wrong::turn_away_silently,
+            rejected_with: "closed without a word",
+        },
+        Wrong {
+            does: "turns away the first one only",
+            answer: wrong::turn_away_one,
+            rejected_with: "every connection in the queue",
+        },
+        Wrong {
+            does: "sends the busy line of a full queue",
+            answer: wrong::turn_away_try_again,
+            rejected_with: "a client told to try again",
+        },
+    ],
+};
+
+fn check_turn_away(turn_away: TurnAway) -> Result<(), String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    // The acceptor's sender stays alive all along: the queue never closes.
+    let (jobs, queue) = crossbeam_channel::bounded(8);
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let (client, server) = connected_pair(&listener).map_err(|e| e.to_string())?;
+        jobs.send(server).map_err(|e| e.to_string())?;
+        clients.push(client);
+    }
+    let done = test_support::exercise::spawn_checked(move || {
+        let count = turn_away(&queue);
+        (count, queue)
+    });
+    // A try_iter and three short writes take microseconds; 2 s is room for a loaded machine.
+    let (count, queue) = match done.recv_timeout(Duration::from_secs(2)) {
+        Ok(outcome) => outcome?,
+        Err(_) => {
+            return Err(
+                "still running 2 s later, with three connections queued and the queue still \
+                 open: did you wait for more connections (iter, recv) on a queue that is still \
+                 open? Take what is there now"
+                    .into(),
+            );
+        }
+    };
+    for (i, client) in clients.iter().enumerate() {
+        let mut got = String::new();
+        let _ = (&*client).read_to_string(&mut got);
+        match got.as_str() {
+            "busy: server shutting down\n" => {}
+            "" if queue.is_empty() => {
+                return Err(format!(
+                    "client {} of 3 read the end of the stream and nothing else: closed without \
+                     a word, it cannot tell a shutdown from a crash",
+                    i + 1
+                ));
+            }
+            "" => {
+                return Err(format!(
+                    "client {} of 3 got nothing and is still in the queue: every connection in \
+                     the queue must be turned away",
+                    i + 1
+                ));
+            }
+            "busy: try again later\n" => {
+                return Err(
+                    "a client told to try again later, by a server that is going away: say \
+                     `busy: server shutting down`"
+                        .into(),
+                );
+            }
+            other => {
+                return Err(format!(
+                    "client {} of 3 got {other:?}, not \"busy: server shutting down\\n\"",
+                    i + 1
+                ));
+            }
+        }
+    }
+    if count != 3 {
+        return Err(format!(
+            "it turned away 3 connections, but returned {count}"
+        ));
+    }
+    drop(jobs);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -360,8 +670,17 @@ mod wrong {
     use crossbeam_channel::{Receiver, Sender};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
+    use std::io::Write;
 
     type Serve = Arc<dyn Fn(TcpStream) + Send + Sync>;
+
+    /// A thread that does nothing and ends once `alive` closes, to fill a pool's count.
+    fn idle_until_closed(alive: &Receiver<()>) -> JoinHandle<()> {
+        let alive = alive.clone();
+        thread::spawn(move || {
+            let _ = alive.recv();
+        })
+    }
 
     /// The original Python server's idea: a new thread for every connection, no limit.
     pub fn thread_per_connection(
@@ -369,15 +688,18 @@ mod wrong {
         queue: Receiver<TcpStream>,
         serve: Serve,
     ) -> Vec<JoinHandle<()>> {
+        // `alive` closes when the dispatcher ends.
+        let (alive_tx, ender) = crossbeam_channel::bounded::<()>(0);
         let dispatcher = thread::spawn(move || {
+            let _alive = alive_tx;
             for stream in queue {
                 let serve = Arc::clone(&serve);
                 thread::spawn(move || serve(stream));
             }
         });
-        // Pretends to be a pool of the right size.
+        // Pretends to be a pool of the right size: threads that end with the dispatcher.
         let mut handles = vec![dispatcher];
-        handles.extend((1..count).map(|_| thread::spawn(|| {})));
+        handles.extend((1..count).map(|_| idle_until_closed(&ender)));
         handles
     }
 
@@ -387,10 +709,12 @@ mod wrong {
         queue: Receiver<TcpStream>,
         serve: Serve,
     ) -> Vec<JoinHandle<()>> {
+        let (alive_tx, ender) = crossbeam_channel::bounded::<()>(0);
         let mut handles = vec![thread::spawn(move || {
+            let _alive = alive_tx;
             queue.into_iter().for_each(|s| serve(s))
         })];
-        handles.extend((1..count).map(|_| thread::spawn(|| {})));
+        handles.extend((1..count).map(|_| idle_until_closed(&ender)));
         handles
     }
 
@@ -415,6 +739,131 @@ mod wrong {
                 })
             })
             .collect()
+    }
+
+    /// Takes with try_iter: ends as soon as the queue is empty for a moment.
+    pub fn workers_with_try_iter(
+        count: usize,
+        queue: Receiver<TcpStream>,
+        serve: Serve,
+    ) -> Vec<JoinHandle<()>> {
+        (0..count)
+            .map(|_| {
+                let (queue, serve) = (queue.clone(), Arc::clone(&serve));
+                thread::spawn(move || queue.try_iter().for_each(|s| serve(s)))
+            })
+            .collect()
+    }
+
+    /// Takes with recv_timeout: ends after a second without work.
+    pub fn workers_with_recv_timeout(
+        count: usize,
+        queue: Receiver<TcpStream>,
+        serve: Serve,
+    ) -> Vec<JoinHandle<()>> {
+        (0..count)
+            .map(|_| {
+                let (queue, serve) = (queue.clone(), Arc::clone(&serve));
+                thread::spawn(move || {
+                    while let Ok(stream) = queue.recv_timeout(Duration::from_secs(1)) {
+                        serve(stream);
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// Waits up to half a second for room: the acceptor stalls under load.
+    pub fn hand_over_after_half_a_second(stream: TcpStream, queue: &Sender<TcpStream>) -> bool {
+        match queue.send_timeout(stream, Duration::from_millis(500)) {
+            Ok(()) => true,
+            Err(e) => {
+                let _ = (&e.into_inner()).write_all(b"busy: try again later\n");
+                false
+            }
+        }
+    }
+
+    /// Asks first, then sends: a race, and a zero-capacity queue refuses everyone.
+    pub fn hand_over_if_not_full(stream: TcpStream, queue: &Sender<TcpStream>) -> bool {
+        if queue.is_full() {
+            let _ = (&stream).write_all(b"busy: try again later\n");
+            return false;
+        }
+        queue.send(stream).is_ok()
+    }
+
+    pub fn rng_from_seed_times_1000(seed: u64, connection: u64) -> StdRng {
+        StdRng::seed_from_u64(seed.wrapping_mul(1000).wrapping_add(connection))
+    }
+
+    pub fn rng_from_low_bytes(seed: u64, connection: u64) -> StdRng {
+        let mut key = [0u8; 32];
+        key[0] = seed as u8;
+        key[1] = connection as u8;
+        StdRng::from_seed(key)
+    }
+
+    pub fn rng_from_shift(seed: u64, connection: u64) -> StdRng {
+        StdRng::seed_from_u64((seed << 32) | connection)
+    }
+
+    pub fn rng_from_u32s(seed: u64, connection: u64) -> StdRng {
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(&(seed as u32).to_le_bytes());
+        key[4..8].copy_from_slice(&(connection as u32).to_le_bytes());
+        StdRng::from_seed(key)
+    }
+
+    /// Connects to 127.0.0.1 on the listener's port, whatever the listening address.
+    pub fn wake_via_127(listening: SocketAddr) -> io::Result<()> {
+        let to = SocketAddr::from(([127, 0, 0, 1], listening.port()));
+        TcpStream::connect_timeout(&to, Duration::from_secs(1)).map(drop)
+    }
+
+    /// Replaces any unspecified address, IPv6 too, by 127.0.0.1.
+    pub fn wake_unspecified_as_127(listening: SocketAddr) -> io::Result<()> {
+        let mut to = listening;
+        if to.ip().is_unspecified() {
+            to = SocketAddr::from(([127, 0, 0, 1], listening.port()));
+        }
+        TcpStream::connect_timeout(&to, Duration::from_secs(1)).map(drop)
+    }
+
+    /// iter() blocks while the acceptor's sender lives.
+    pub fn turn_away_waiting(queue: &Receiver<TcpStream>) -> usize {
+        queue
+            .iter()
+            .map(|s| {
+                let _ = (&s).write_all(b"busy: server shutting down\n");
+            })
+            .count()
+    }
+
+    /// Closes them without a word.
+    pub fn turn_away_silently(queue: &Receiver<TcpStream>) -> usize {
+        queue.try_iter().count()
+    }
+
+    /// The first one only.
+    pub fn turn_away_one(queue: &Receiver<TcpStream>) -> usize {
+        match queue.try_recv() {
+            Ok(s) => {
+                let _ = (&s).write_all(b"busy: server shutting down\n");
+                1
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// The line for a full queue, which invites the client back to a server going away.
+    pub fn turn_away_try_again(queue: &Receiver<TcpStream>) -> usize {
+        queue
+            .try_iter()
+            .map(|s| {
+                let _ = (&s).write_all(b"busy: try again later\n");
+            })
+            .count()
     }
 
     /// Waits for room in the queue: the acceptor freezes while the queue is full.

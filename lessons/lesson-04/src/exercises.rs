@@ -1,14 +1,16 @@
 //! Lesson 04 exercises. Replace each `todo!()` with your code, then run
 //!
 //! ```text
-//! cargo test -p lesson-04 -- --ignored
+//! cargo test -p lesson-04 --test exercises -- mine
 //! ```
 //!
-//! which says, for each exercise, pass or fail with a hint. `src/solutions.rs` holds our answers.
+//! which says, for each exercise, pass or FAIL with what happened. Put `HINT=1` (then 2, 3) in
+//! front of the command for hints, one stage more each time. `src/solutions.rs` holds our
+//! answers: try first.
 
 #![allow(unused_variables)] // the stubs do not use their arguments yet
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 
 // ANCHOR: exercise_1
 /// EXERCISE 1: encode a frame header: the magic byte 0xF1, the frame type, then the payload
@@ -50,9 +52,30 @@ pub fn read_frame(from: &mut impl Read, max_len: u32) -> io::Result<Option<(u8, 
 // ANCHOR: exercise_4
 /// EXERCISE 4: may the server store an upload under this name, inside its folder?
 ///
-/// Refuse (return false) a name that is empty, longer than 255 bytes, contains `/`, `\`,
-/// `..`, a NUL byte or any other control character, or starts with a dot.
+/// Refuse (return false) a name that is empty or only spaces, longer than 255 bytes (bytes,
+/// not characters), contains `/`, `\`, `..`, a NUL byte or any other control character (C1
+/// ones too), a bidirectional control (U+202A to U+202E, U+2066 to U+2069), an invisible
+/// character (U+200B to U+200D, U+2060, the byte-order mark U+FEFF), a line or paragraph
+/// separator (U+2028, U+2029), starts with a dot, or is not in Unicode NFC (the crate
+/// `unicode-normalization` has `is_nfc`).
 pub fn is_safe_name(name: &str) -> bool {
     todo!("exercise 4: refuse an unsafe file name")
 }
 // ANCHOR_END: exercise_4
+
+// ANCHOR: exercise_5
+/// EXERCISE 5: send one frame, header and payload, with as few system calls as possible and
+/// without copying the payload.
+///
+/// The lesson's `write_frame` builds the whole frame in one buffer and sends it with one
+/// `write_all`. That copies the payload; for a frame of 64 KiB, every frame. Instead, hand the
+/// header (from exercise 1) and the payload to the kernel together, as two slices, with
+/// `Write::write_vectored` (one `writev` system call: one segment for a small frame, so no
+/// write-write-read wait for Nagle's algorithm). A vectored write may send only part of what
+/// it was given, even cutting the header: send the rest. Retry `Interrupted`; a write of 0
+/// bytes means the peer takes no more: return an error of kind `WriteZero`. Allocate nothing
+/// the size of the payload.
+pub fn write_frame_vectored(to: &mut impl Write, frame_type: u8, payload: &[u8]) -> io::Result<()> {
+    todo!("exercise 5: send a frame with one vectored write")
+}
+// ANCHOR_END: exercise_5
