@@ -17,6 +17,8 @@
 #   idle.txt       256 active clients beside idle ones, 1,000 and 10,000 connections in all:
 #                  lesson 05, the tokio reference, lesson 03 at 1,000 (loadgen --idle), with the
 #                  server's threads and memory while the crowd is held; one run each
+#   exercises.txt, exercises-hint.txt
+#                  the exercise report on the shipped stubs, and with the first hint
 #
 # A step whose tool is missing says so and leaves its file as it was. Every step is bounded by
 # `timeout`; every server started is stopped.
@@ -30,6 +32,8 @@ mkdir -p "$out"
 if [ -z "${BOOK_PART:-}" ]; then
   bounded 600 cargo build --release --quiet -p lesson-05 --bins --examples
   bounded 600 cargo build --quiet -p checker
+  # The exercise report on the unsolved stubs, as a learner first sees it (outside the namespace).
+  bounded 900 bash book/scripts/exercise-report.bash lesson-05 "$out"
 fi
 # The rest runs in a network namespace of its own, where port 8888 is always free.
 part_limit=900 run_parts "$out" all || exit 1

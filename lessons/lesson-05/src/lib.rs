@@ -1,7 +1,7 @@
 //! Lesson 05's library holds its exercises; the server is `src/main.rs` and the client
 //! `src/bin/lesson-05-client.rs`.
 //!
-//! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-05 -- --ignored`.
+//! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-05 --test exercises -- mine`.
 //! - [`solutions`]: our answers. Try first, then compare.
 
 pub mod exercises;

@@ -1,39 +1,27 @@
-//! The checks for lesson 05's exercises, each written once and run three ways:
+//! Lesson 05's exercises, each written once: its task, hints, check, our answer, your stub and
+//! the wrong answers the check must reject.
 //!
-//! - on our solution (`src/solutions.rs`): it must pass;
-//! - on deliberately wrong answers (the `wrong` module below): it must fail;
-//! - on your stub (`src/exercises.rs`): `cargo test -p lesson-05 -- --ignored` runs these.
+//! - `cargo test` proves the checks (our answer passes, every wrong answer fails) and never runs
+//!   your stubs;
+//! - `cargo test -p lesson-05 --test exercises -- mine` checks your stubs in
+//!   `src/exercises.rs`; `HINT=1` (then 2 …) in front of it adds hints.
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson_05::{LineTooLong, exercises, solutions};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use test_support::exercise::{Exercise, assert_fails, report, run_bounded};
+use test_support::exercise::{self, Exercise, Runnable, Wrong};
 use test_support::observe;
 
-const EXERCISE_1: Exercise = Exercise {
-    number: 1,
-    task: "accept until WouldBlock",
-    hint: "loop on accept(): push each connection, return Ok when it says WouldBlock (that \
-           means none left, not a failure), retry on Interrupted, return other errors",
-};
-const EXERCISE_2: Exercise = Exercise {
-    number: 2,
-    task: "complete lines out, the partial rest kept",
-    hint: "append `arrived` to `pending`, cut out every line up to a `\\n` (dropping a `\\r` \
-           before it), keep the bytes after the last `\\n`, and refuse more than max_line + 1 \
-           of them; work on bytes, not on str",
-};
-const EXERCISE_3: Exercise = Exercise {
-    number: 3,
-    task: "write until WouldBlock, keep the rest",
-    hint: "loop while output is not empty: write(&output), drain(..n) exactly what was taken; \
-           on WouldBlock return Ok(false), when empty Ok(true)",
-};
+fn main() -> ExitCode {
+    let all: [&dyn Runnable; 3] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3];
+    exercise::main("lesson-05", env!("CARGO_MANIFEST_DIR"), &all)
+}
 
 /// How long a call that must not wait may take. A correct one takes microseconds; this is for
 /// a loaded machine.
@@ -43,6 +31,42 @@ const AT_ONCE: Duration = Duration::from_secs(2);
 // Exercise 1: accept until WouldBlock.
 
 type AcceptWaiting = fn(&TcpListener) -> io::Result<Vec<(TcpStream, SocketAddr)>>;
+
+const EXERCISE_1: Exercise<AcceptWaiting> = Exercise {
+    number: 1,
+    task: "accept until WouldBlock",
+    hints: &[
+        "a readable listener may have many connections waiting, and readiness is reported on \
+         edges: no new event comes for the ones you leave in the backlog",
+        "call accept() again and again; one error means \"none left\" and is the end, not a \
+         failure; another means \"interrupted, try the same call again\"",
+        "loop { match listener.accept() { Ok(c) => accepted.push(c), Err(e) if e.kind() == \
+         ErrorKind::WouldBlock => return Ok(accepted), Err(e) if e.kind() == \
+         ErrorKind::Interrupted => {} Err(e) => return Err(e) } }",
+    ],
+    bound: Duration::from_secs(15),
+    hang: "did it wait or spin on WouldBlock instead of returning?",
+    check: check_accept_waiting,
+    solution: solutions::accept_waiting,
+    mine: exercises::accept_waiting,
+    wrong: &[
+        Wrong {
+            does: "accepts one connection per call",
+            answer: wrong::accept_one,
+            rejected_with: "did you accept one connection per event?",
+        },
+        Wrong {
+            does: "returns WouldBlock as an error (accept()? in a loop)",
+            answer: wrong::would_block_is_an_error,
+            rejected_with: "WouldBlock means none left",
+        },
+        Wrong {
+            does: "retries on WouldBlock instead of returning",
+            answer: wrong::accept_until_quiet,
+            rejected_with: "does it wait or spin on WouldBlock?",
+        },
+    ],
+};
 
 fn check_accept_waiting(accept: AcceptWaiting) -> Result<(), String> {
     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).map_err(|e| e.to_string())?;
@@ -57,7 +81,10 @@ fn check_accept_waiting(accept: AcceptWaiting) -> Result<(), String> {
             ));
         }
         result.map_err(|e| {
-            format!("with {what} it returned the error {e:?}: WouldBlock means none left")
+            format!(
+                "with {what} it returned the error {e:?}: WouldBlock means none left, not a \
+                 failure"
+            )
         })
     };
     let none = at_once("nobody waiting")?;
@@ -81,8 +108,9 @@ fn check_accept_waiting(accept: AcceptWaiting) -> Result<(), String> {
     let accepted = at_once("five waiting")?;
     if accepted.len() != 5 {
         return Err(format!(
-            "five connections were waiting and it accepted {}: readiness comes on edges, so the \
-             rest would wait unseen until yet another client arrived",
+            "five connections were waiting and it accepted {}: did you accept one connection per \
+             event? Readiness comes on edges, so the rest would wait unseen until yet another \
+             client arrived",
             accepted.len()
         ));
     }
@@ -100,40 +128,70 @@ fn check_accept_waiting(accept: AcceptWaiting) -> Result<(), String> {
     Ok(())
 }
 
-fn exercise_1_with(accept: AcceptWaiting) -> Result<(), String> {
-    run_bounded(Duration::from_secs(15), move || {
-        check_accept_waiting(accept)
-    })
-}
-
-#[test]
-fn exercise_1_check_passes_the_solution() {
-    report(&EXERCISE_1, exercise_1_with(solutions::accept_waiting));
-}
-
-#[test]
-fn exercise_1_check_fails_wrong_answers() {
-    assert_fails(&EXERCISE_1, exercise_1_with(wrong::accept_one));
-    assert_fails(&EXERCISE_1, exercise_1_with(wrong::would_block_is_an_error));
-    assert_fails(&EXERCISE_1, exercise_1_with(wrong::accept_until_quiet));
-}
-
-#[test]
-#[ignore = "exercise 1: accept until WouldBlock"]
-fn exercise_1() {
-    report(&EXERCISE_1, exercise_1_with(exercises::accept_waiting));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Exercise 2: complete lines out, the partial rest kept.
 
 type TakeLines = fn(&mut Vec<u8>, &[u8], usize) -> Result<Vec<Vec<u8>>, LineTooLong>;
 
-/// One conversation: the reads in order, and after each what must come out (`None`: too long).
+const EXERCISE_2: Exercise<TakeLines> = Exercise {
+    number: 2,
+    task: "complete lines out, the partial rest kept",
+    hints: &[
+        "one read returns whatever has arrived: part of a line, several lines, a `\\r` whose \
+         `\\n` comes next time; and a peer's bytes need not be UTF-8",
+        "add what arrived to what was pending and work on bytes, never on str; what follows \
+         the last `\\n` belongs to a later call; how long may that rest grow before no valid \
+         line can come of it?",
+        "pending.extend_from_slice(arrived); cut out each line up to a `\\n`, strip a `\\r` \
+         before it, refuse it if longer than max_line; drain(..) the lines out of pending; \
+         then Err(LineTooLong) if pending.len() > max_line + 1",
+    ],
+    bound: Duration::from_secs(10),
+    hang: "did it loop for ever looking for a line?",
+    check: check_take_lines,
+    solution: solutions::take_lines,
+    mine: exercises::take_lines,
+    wrong: &[
+        Wrong {
+            does: "splits each read on its own and forgets the unfinished rest",
+            answer: wrong::lines_of_each_read,
+            rejected_with: "did you split each read on its own",
+        },
+        Wrong {
+            does: "returns the unfinished rest as a line, as str::lines does",
+            answer: wrong::like_str_lines,
+            rejected_with: "as `str::lines` does?",
+        },
+        Wrong {
+            does: "leaves the `\\r` of `\\r\\n` on the line",
+            answer: wrong::keeps_the_cr,
+            rejected_with: "did you leave the `\\r` on the line?",
+        },
+        Wrong {
+            does: "decodes each read lossily into text",
+            answer: wrong::decodes_each_read_lossily,
+            rejected_with: "did you decode each read as text?",
+        },
+        Wrong {
+            does: "skips empty lines",
+            answer: wrong::skips_empty_lines,
+            rejected_with: "did you skip empty lines?",
+        },
+        Wrong {
+            does: "checks the limit on complete lines only",
+            answer: wrong::limit_on_complete_lines_only,
+            rejected_with: "did you check the limit on complete lines only?",
+        },
+    ],
+};
+
+/// One conversation: the reads in order, after each what must come out (`None`: too long), and
+/// what the conversation tests, said to the learner whose answer gets it wrong.
 struct Case {
     max_line: usize,
     reads: Vec<&'static [u8]>,
     expected: Vec<Option<Vec<&'static [u8]>>>,
+    why: &'static str,
 }
 
 fn cases() -> Vec<Case> {
@@ -143,47 +201,75 @@ fn cases() -> Vec<Case> {
             max_line: 64,
             reads: vec![b"hello\n"],
             expected: vec![ok(&[b"hello"])],
+            why: "one read, one line: it comes out without its `\\n`",
+        },
+        // The connection may say nothing more: the rest must not come out as a line.
+        Case {
+            max_line: 64,
+            reads: vec![b"a\nb"],
+            expected: vec![ok(&[b"a"])],
+            why: "what follows the last `\\n` is not a line yet: did you return the unfinished \
+                  rest as a line, as `str::lines` does?",
         },
         // A line in two reads: nothing until its end.
         Case {
             max_line: 64,
             reads: vec![b"hel", b"lo\n"],
             expected: vec![ok(&[]), ok(&[b"hello"])],
+            why: "a line split across reads comes out whole once its end arrives: did you split \
+                  each read on its own and forget the unfinished rest?",
         },
         // Two lines and the start of a third in one read.
         Case {
             max_line: 64,
             reads: vec![b"a\nb\nc", b"\n"],
             expected: vec![ok(&[b"a", b"b"]), ok(&[b"c"])],
+            why: "every line of a read comes out, and the unfinished rest waits for its `\\n`",
+        },
+        // Empty lines are lines.
+        Case {
+            max_line: 64,
+            reads: vec![b"a\n\nb\n"],
+            expected: vec![ok(&[b"a", b"", b"b"])],
+            why: "an empty line is a line too: did you skip empty lines?",
         },
         // `\r\n` ends a line too, even split between reads; empty lines are lines.
         Case {
             max_line: 64,
             reads: vec![b"x\r\n", b"y\r", b"\n\n"],
             expected: vec![ok(&[b"x"]), ok(&[]), ok(&[b"y", b""])],
+            why: "`\\r\\n` ends a line too, even split between reads: did you leave the `\\r` on \
+                  the line?",
         },
         // A character split across reads, and bytes that are not UTF-8 at all, come out intact.
         Case {
             max_line: 64,
             reads: vec![b"caf\xc3", b"\xa9\n\xff\xfe\n"],
             expected: vec![ok(&[]), ok(&[b"caf\xc3\xa9", b"\xff\xfe"])],
+            why: "a character split between reads, and bytes that are not UTF-8, must come out \
+                  as they came: did you decode each read as text?",
         },
         // Exactly the limit is a line; one byte more is not.
         Case {
             max_line: 8,
             reads: vec![b"12345678\n", b"12345678\r", b"\n"],
             expected: vec![ok(&[b"12345678"]), ok(&[]), ok(&[b"12345678"])],
+            why: "a line of exactly max_line bytes is a line, ended by `\\n` or `\\r\\n`",
         },
         Case {
             max_line: 8,
             reads: vec![b"123456789\n"],
             expected: vec![None],
+            why: "a line longer than max_line is Err(LineTooLong)",
         },
         // Too long before its end arrives: refused now, not after the client has sent more.
         Case {
             max_line: 8,
             reads: vec![b"1234", b"567890"],
             expected: vec![ok(&[]), None],
+            why: "a line over max_line is refused while it still arrives: did you check the \
+                  limit on complete lines only? A client that never sends `\\n` would fill \
+                  memory",
         },
     ]
 }
@@ -213,11 +299,12 @@ fn check_take_lines(take_lines: TakeLines) -> Result<(), String> {
                 .map(|lines| lines.iter().map(|l| l.to_vec()).collect());
             if got != expected {
                 return Err(format!(
-                    "after the reads {} (max_line {}) it returned {}, expected {}",
+                    "after the reads {} (max_line {}) it returned {}, expected {}: {}",
                     sent.join(", "),
                     case.max_line,
                     show(&got),
-                    show(&expected)
+                    show(&expected),
+                    case.why
                 ));
             }
             if got.is_none() {
@@ -244,43 +331,51 @@ fn check_take_lines(take_lines: TakeLines) -> Result<(), String> {
     Err("1 MiB with no newline and a limit of 64 KiB was never refused".into())
 }
 
-fn exercise_2_with(take_lines: TakeLines) -> Result<(), String> {
-    run_bounded(Duration::from_secs(10), move || {
-        check_take_lines(take_lines)
-    })
-}
-
-#[test]
-fn exercise_2_check_passes_the_solution() {
-    report(&EXERCISE_2, exercise_2_with(solutions::take_lines));
-}
-
-#[test]
-fn exercise_2_check_fails_wrong_answers() {
-    assert_fails(&EXERCISE_2, exercise_2_with(wrong::lines_of_each_read));
-    assert_fails(&EXERCISE_2, exercise_2_with(wrong::like_str_lines));
-    assert_fails(&EXERCISE_2, exercise_2_with(wrong::keeps_the_cr));
-    assert_fails(
-        &EXERCISE_2,
-        exercise_2_with(wrong::decodes_each_read_lossily),
-    );
-    assert_fails(&EXERCISE_2, exercise_2_with(wrong::skips_empty_lines));
-    assert_fails(
-        &EXERCISE_2,
-        exercise_2_with(wrong::limit_on_complete_lines_only),
-    );
-}
-
-#[test]
-#[ignore = "exercise 2: complete lines out, the partial rest kept"]
-fn exercise_2() {
-    report(&EXERCISE_2, exercise_2_with(exercises::take_lines));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Exercise 3: write until WouldBlock, keep the rest.
 
 type Flush = fn(&mut TcpStream, &mut Vec<u8>) -> io::Result<bool>;
+
+const EXERCISE_3: Exercise<Flush> = Exercise {
+    number: 3,
+    task: "write until WouldBlock, keep the rest",
+    hints: &[
+        "a non-blocking socket takes what fits in its send buffer now, perhaps part of what you \
+         give it, and says WouldBlock when it is full",
+        "write() says how many bytes it took: remove exactly those, from the front; WouldBlock \
+         means \"not now\", and the answer must tell the loop whether bytes remain",
+        "while !output.is_empty() { match stream.write(output) { Ok(n) => { output.drain(..n); } \
+         Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false), Err(e) if e.kind() \
+         == ErrorKind::Interrupted => {} Err(e) => return Err(e) } } Ok(true)",
+    ],
+    bound: Duration::from_secs(40),
+    hang: "did it spin on WouldBlock, or wait for the peer to read?",
+    check: check_flush,
+    solution: solutions::flush,
+    mine: exercises::flush,
+    wrong: &[
+        Wrong {
+            does: "uses write_all",
+            answer: wrong::flush_with_write_all,
+            rejected_with: "WouldBlock means the socket is full for now",
+        },
+        Wrong {
+            does: "clears the whole buffer after one write",
+            answer: wrong::flush_clearing_everything,
+            rejected_with: "did you clear the whole buffer after a write?",
+        },
+        Wrong {
+            does: "reports WouldBlock as \"all written\"",
+            answer: wrong::flush_done_on_would_block,
+            rejected_with: "did you return Ok(true) on WouldBlock?",
+        },
+        Wrong {
+            does: "removes the written bytes from the wrong end",
+            answer: wrong::flush_dropping_the_end,
+            rejected_with: "did you remove the written bytes from the wrong end?",
+        },
+    ],
+};
 
 /// More than the send and receive buffers of a loopback connection hold together.
 const BIG: usize = 64 << 20;
@@ -305,23 +400,33 @@ fn check_flush(flush: Flush) -> Result<(), String> {
     }
     match first {
         Ok(false) => {}
+        Ok(true) if output.is_empty() => {
+            return Err(format!(
+                "it returned Ok(true) with output emptied, but a socket whose peer reads nothing \
+                 cannot take {BIG} bytes: did you clear the whole buffer after a write? Remove \
+                 exactly the count write() returns"
+            ));
+        }
         Ok(true) => {
             return Err(format!(
-                "it returned Ok(true), \"all written\", but a socket whose peer reads nothing \
-                 cannot take {BIG} bytes (output still holds {})",
+                "it returned Ok(true), \"all written\", with {} bytes still in output: did you \
+                 return Ok(true) on WouldBlock? The loop would stop watching for writability \
+                 and the rest would never be sent",
                 output.len()
             ));
         }
         Err(e) => {
             return Err(format!(
-                "it returned the error {e:?}: WouldBlock means the socket is full for now"
+                "it returned the error {e:?}: WouldBlock means the socket is full for now, not a \
+                 failure (write_all gives it back as one, and forgets how much it wrote)"
             ));
         }
     }
     let written = BIG - output.len();
     if written == 0 || output[..] != original[written..] {
         return Err(format!(
-            "{written} bytes left output, but output is no longer the unwritten rest of it"
+            "{written} bytes left output, but output is no longer the unwritten rest of it: did \
+             you remove the written bytes from the wrong end?"
         ));
     }
 
@@ -376,35 +481,6 @@ fn check_flush(flush: Flush) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn exercise_3_with(flush: Flush) -> Result<(), String> {
-    run_bounded(Duration::from_secs(40), move || check_flush(flush))
-}
-
-#[test]
-fn exercise_3_check_passes_the_solution() {
-    report(&EXERCISE_3, exercise_3_with(solutions::flush));
-}
-
-#[test]
-fn exercise_3_check_fails_wrong_answers() {
-    assert_fails(&EXERCISE_3, exercise_3_with(wrong::flush_with_write_all));
-    assert_fails(
-        &EXERCISE_3,
-        exercise_3_with(wrong::flush_clearing_everything),
-    );
-    assert_fails(
-        &EXERCISE_3,
-        exercise_3_with(wrong::flush_done_on_would_block),
-    );
-    assert_fails(&EXERCISE_3, exercise_3_with(wrong::flush_dropping_the_end));
-}
-
-#[test]
-#[ignore = "exercise 3: write until WouldBlock, keep the rest"]
-fn exercise_3() {
-    report(&EXERCISE_3, exercise_3_with(exercises::flush));
 }
 
 // ---------------------------------------------------------------------------------------------
