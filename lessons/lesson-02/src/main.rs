@@ -147,10 +147,12 @@ fn serve(stream: TcpStream, peer: SocketAddr, idle: Duration) {
     let end = converse(&stream, peer, idle, &mut messages);
     // When the server ends the conversation, it has the last word: make sure the client gets it.
     match &end {
-        End::Exit => hang_up(&stream, "bye"),
-        End::TooLong => hang_up(&stream, "error: line too long"),
-        End::Idle => hang_up(&stream, "error: idle timeout"),
-        End::Closed | End::ClosedMidLine(_) | End::Failed(_) => {}
+        End::Exit => hang_up(stream, "bye"),
+        End::TooLong => hang_up(stream, "error: line too long"),
+        End::Idle => hang_up(stream, "error: idle timeout"),
+        // close(): dropping the stream closes the socket. The conversation ended on the
+        // client's side (its FIN, or a failure), so there is no last word to deliver.
+        End::Closed | End::ClosedMidLine(_) | End::Failed(_) => drop(stream),
     }
     match &end {
         End::Exit => say(format!("{peer}: said exit after {}", count(messages))),
@@ -168,9 +170,6 @@ fn serve(stream: TcpStream, peer: SocketAddr, idle: Duration) {
         )),
         End::Failed(e) => log(format!("{peer}: {}", describe_failure(e))),
     }
-    // close(): dropping the stream closes the socket. If the client closed first, this sends
-    // our FIN; after hang_up, our FIN is already out and this just releases the socket.
-    drop(stream);
 }
 // ANCHOR_END: serve
 
@@ -329,12 +328,10 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Line> 
 /// and gets "connection reset" where it expected our last line and the end of the stream.
 /// So: send the line, then FIN (shutdown of our writing side), then read and discard what the
 /// client still sends until it closes its side too, or LINGER passes.
-fn hang_up(stream: &TcpStream, last_line: &str) {
-    // Exercise 2 does this: our answer, or yours when built with `--features mine`. It gets a
-    // second handle on the same socket; the socket closes when `serve` drops the last one.
-    if let Ok(handle) = stream.try_clone() {
-        let _ = lesson_02::reply_and_close(handle, format!("{last_line}\n").as_bytes(), LINGER);
-    }
+fn hang_up(stream: TcpStream, last_line: &str) {
+    // Exercise 2 does this: our answer, or yours when built with `--features mine`. It takes
+    // the socket and closes it when it is done.
+    let _ = lesson_02::reply_and_close(stream, format!("{last_line}\n").as_bytes(), LINGER);
 }
 // ANCHOR_END: hang_up
 
