@@ -303,6 +303,19 @@ fn after_bye_a_client_that_never_closes_is_closed_after_the_linger() {
 fn a_client_that_never_reads_is_timed_out_all_the_same() {
     let server = Server::start(SERVER, &["--idle-timeout", "1"]);
     let hog = greeted(&server);
+    // The check at the end looks for the client's socket in the kernel's table: make sure the
+    // table shows it now, while it is surely established, so that its absence later means
+    // something.
+    #[cfg(target_os = "linux")]
+    {
+        let local = hog.stream().local_addr().unwrap();
+        assert!(
+            observe::tcp_sockets()
+                .iter()
+                .any(|s| std::net::SocketAddr::V4(s.local) == local && s.state == "ESTAB"),
+            "the client's socket is not in /proc/net/tcp"
+        );
+    }
     hog.stream()
         .set_write_timeout(Some(Duration::from_millis(300)))
         .unwrap();
@@ -325,10 +338,8 @@ fn a_client_that_never_reads_is_timed_out_all_the_same() {
             other => panic!("not IPv4: {other}"),
         };
         let still = |s: &observe::TcpSocket| s.local == local && s.state == "ESTAB";
-        assert!(
-            observe::tcp_sockets().iter().any(|s| s.local == local),
-            "the client's socket is not in /proc/net/tcp"
-        );
+        // (Whether the table shows the client's socket at all was checked before the flood,
+        // while it was surely established: a reset may already have taken it out of the table.)
         let started = Instant::now();
         while observe::tcp_sockets().iter().any(still) {
             assert!(
