@@ -14,6 +14,7 @@
 set -uo pipefail
 out=${1:?usage: lesson-06.sh OUTDIR}
 . "$(dirname "$0")/common.sh"
+mkdir -p "$out" && out=$(realpath "$out")
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 server=$root/target/debug/lesson-06
@@ -33,6 +34,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+
+# The exercise report on the unsolved stubs, as a learner first sees it. It needs no root, so
+# it runs first, for everyone.
+bounded 300 bash book/scripts/exercise-report.bash lesson-06 "$out" ||
+  { note "the exercise report failed"; exit 1; }
 
 if [ "$(id -u)" != 0 ]; then
   note "needs root for a network namespace and nftables; leaving $out as it was"

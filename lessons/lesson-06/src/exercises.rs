@@ -1,10 +1,12 @@
 //! Lesson 06 exercises. Replace each `todo!()` with your code, then run
 //!
 //! ```text
-//! cargo test -p lesson-06 -- --ignored
+//! cargo test -p lesson-06 --test exercises -- mine
 //! ```
 //!
-//! which says, for each exercise, pass or fail with a hint. `src/solutions.rs` holds our answers.
+//! which says, for each exercise, pass or FAIL with what happened. Put `HINT=1` (then 2, 3) in
+//! front of the command for hints, one stage more each time. `src/solutions.rs` holds our
+//! answers: try first.
 
 #![allow(unused_variables)] // the stubs do not use their arguments yet
 

@@ -4,7 +4,8 @@
 //! - [`keepalive`]: arming keepalive and TCP_USER_TIMEOUT on a socket, and reading them back.
 //! - [`failure`]: which failure an error means, in one sentence.
 //! - [`backoff`]: how long to wait before the next reconnect.
-//! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-06 -- --ignored`.
+//! - [`exercises`]: the stubs you edit. Check them with
+//!   `cargo test -p lesson-06 --test exercises -- mine`.
 //! - [`solutions`]: our answers. Try first, then compare.
 
 pub mod backoff;
