@@ -236,7 +236,9 @@ part_shutdown() {
       nc_type 3 hello
       nc_lines 3 2
       echo "\$ kill -TERM \$(pgrep -x lesson-03)   # terminal 3"
-      kill -TERM "$server_pid"
+      # $server_pid is `timeout`'s: signal the server itself, or timeout's -k would kill it 2 s
+      # into its grace period.
+      kill -TERM "$(pgrep -P "$server_pid" -x lesson-03)"
       wait_for "$tmp/server.out" 'shutting down'
       echo '$ echo hi | cargo run -p lesson-03 --bin lesson-03-client   # terminal 3: too late'
       echo hi | client
