@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use loadgen::{Framing, Report};
 use test_support::observe;
 
-use crate::measure::{Cost, Servers};
-use crate::report::{self, Table, median, ms, ms_value, runs, thousands};
+use crate::measure::{Cost, Point, Servers};
+use crate::report::{self, Table, ms, ms_value, runs, thousands};
 use crate::{Options, POINT_TIMEOUT, Program, Series};
 
 /// The title of the idle table in the summary.
@@ -428,83 +428,65 @@ pub fn csv(points: &[IdlePoint]) -> String {
     out
 }
 
-/// One series at one connection count: the median over its rounds, and the worst.
+/// One series at one connection count: the active clients' figures as for the other points
+/// (median of the rounds), and the whole crowd's refusals, losses, threads and memory.
 #[derive(Clone, Debug)]
 pub struct IdleSummary {
-    pub key: String,
-    pub label: String,
-    pub program: Program,
+    /// What the active clients saw and what the server paid, median of the rounds; its
+    /// resident memory counts the crowd alone too.
+    pub active: report::Summary,
     pub connections: usize,
-    pub active: usize,
-    pub rounds: usize,
-    /// The active clients' round trips per second: median, lowest and highest of the rounds.
-    pub rate: f64,
-    pub rate_min: f64,
-    pub rate_max: f64,
-    pub p99_ms: Option<f64>,
-    /// Median over the rounds of the slowest greeting.
-    pub greeting_ms: Option<f64>,
-    /// Refused and lost in the round with the most of each.
+    /// Refused and lost, of all connections, in the round with the most of each.
     pub worst_refused: usize,
     pub worst_lost: usize,
     /// Refused and lost over all rounds.
     pub refused: usize,
     pub lost: usize,
-    /// The server's threads: median of each round's most, the most of all rounds, and the most
-    /// before the crowd came.
-    pub threads: Option<f64>,
+    /// The most threads of all rounds, and the most before the crowd came.
     pub threads_most: Option<u64>,
     pub threads_before: Option<usize>,
-    /// Resident memory: median of each round's most, and the most of all rounds.
-    pub rss_mib: Option<f64>,
+    /// The most resident memory of all rounds.
     pub rss_mib_most: Option<f64>,
 }
 
 /// Groups the points by series and connection count, in the order first measured.
 pub fn summarise(points: &[IdlePoint]) -> Vec<IdleSummary> {
-    let mut groups: Vec<Vec<&IdlePoint>> = Vec::new();
-    for point in points {
-        let same = |g: &&mut Vec<&IdlePoint>| {
-            g[0].key == point.key && g[0].connections == point.connections
-        };
-        match groups.iter_mut().find(same) {
-            Some(group) => group.push(point),
-            None => groups.push(vec![point]),
-        }
-    }
-    groups
+    let group_key = |p: &IdlePoint| format!("{}@{}", p.key, p.connections);
+    let as_points: Vec<Point> = points
+        .iter()
+        .map(|p| Point {
+            series: p.series.clone(),
+            key: group_key(p),
+            program: p.program,
+            round: p.round,
+            report: p.report.clone(),
+            cost: Cost {
+                rss_kib_max: p.rss_kib(),
+                ..p.cost.clone()
+            },
+        })
+        .collect();
+    report::summarise(&as_points)
         .into_iter()
-        .map(|group| {
-            let first = group[0];
-            let each =
-                |f: &dyn Fn(&IdlePoint) -> Option<f64>| median(group.iter().filter_map(|p| f(p)));
-            let millis = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
-            let rates = group.iter().map(|p| p.report.round_trips_per_sec());
+        .map(|active| {
+            let group: Vec<&IdlePoint> = points
+                .iter()
+                .filter(|p| group_key(p) == active.key)
+                .collect();
             IdleSummary {
-                key: first.key.clone(),
-                label: first.series.clone(),
-                program: first.program,
-                connections: first.connections,
-                active: first.report.config.clients,
-                rounds: group.len(),
-                rate: median(rates.clone()).unwrap_or(0.0),
-                rate_min: rates.clone().fold(f64::INFINITY, f64::min),
-                rate_max: rates.fold(0.0, f64::max),
-                p99_ms: each(&|p| millis(p.report.p99)),
-                greeting_ms: each(&|p| millis(p.greeting_max())),
+                connections: group[0].connections,
                 worst_refused: group.iter().map(|p| p.refused()).max().unwrap_or(0),
                 worst_lost: group.iter().map(|p| p.lost()).max().unwrap_or(0),
                 refused: group.iter().map(|p| p.refused()).sum(),
                 lost: group.iter().map(|p| p.lost()).sum(),
-                threads: each(&|p| p.cost.threads_max.map(|n| n as f64)),
                 threads_most: group.iter().filter_map(|p| p.cost.threads_max).max(),
                 threads_before: group.iter().filter_map(|p| p.threads_before).max(),
-                rss_mib: each(&|p| p.rss_kib().map(|k| k as f64 / 1024.0)),
                 rss_mib_most: group
                     .iter()
                     .filter_map(|p| p.rss_kib())
                     .max()
                     .map(|k| k as f64 / 1024.0),
+                active,
             }
         })
         .collect()
@@ -537,22 +519,23 @@ pub fn table(summaries: &[IdleSummary], missing: &[IdleMissing]) -> Table {
         rows: summaries
             .iter()
             .map(|s| {
+                let a = &s.active;
                 vec![
-                    s.label.clone(),
+                    a.label.clone(),
                     thousands(s.connections as f64),
-                    s.active.to_string(),
-                    thousands(s.rate),
-                    if s.rounds > 1 {
-                        format!("{}–{}", thousands(s.rate_min), thousands(s.rate_max))
+                    a.clients.to_string(),
+                    thousands(a.rate),
+                    if a.rounds > 1 {
+                        format!("{}–{}", thousands(a.rate_min), thousands(a.rate_max))
                     } else {
                         "one round".to_string()
                     },
-                    ms_value(s.p99_ms),
-                    ms_value(s.greeting_ms),
+                    ms_value(a.p99_ms),
+                    ms_value(a.greeting_ms),
                     of(s.worst_refused, s.connections),
                     of(s.worst_lost, s.connections),
-                    or_dash(s.threads, &|v| format!("{v:.0}")),
-                    or_dash(s.rss_mib, &|v| format!("{v:.1} MiB")),
+                    or_dash(a.threads, &|v| format!("{v:.0}")),
+                    or_dash(a.rss_mib, &|v| format!("{v:.1} MiB")),
                 ]
             })
             .collect(),
@@ -585,7 +568,7 @@ pub fn goals(
     let mut lines = Vec::new();
     let point = idle
         .iter()
-        .find(|s| s.program == Program::Lesson05 && s.connections == GOAL_CONNECTIONS);
+        .find(|s| s.active.program == Program::Lesson05 && s.connections == GOAL_CONNECTIONS);
     match point {
         None => {
             let why = missing
@@ -613,21 +596,21 @@ pub fn goals(
                  them, {} before they came, in {} : {}",
                 count(s.threads_most),
                 count(s.threads_before.map(|n| n as u64)),
-                runs(s.rounds),
+                runs(s.active.rounds),
                 verdict(one_thread)
             ));
             lines.push(format!(
                 "goal: {who} greets every one: {} refused, {} lost in {} : {}",
                 s.refused,
                 s.lost,
-                runs(s.rounds),
+                runs(s.active.rounds),
                 verdict(s.refused + s.lost == 0)
             ));
             lines.push(match s.rss_mib_most {
                 Some(most) => format!(
                     "goal: {who} stays under {GOAL_RSS_MIB} MiB of resident memory: at most \
                      {most:.1} MiB in {} : {}",
-                    runs(s.rounds),
+                    runs(s.active.rounds),
                     verdict(most < GOAL_RSS_MIB)
                 ),
                 None => format!(
@@ -638,7 +621,7 @@ pub fn goals(
         }
     }
     let loop05 = others.iter().filter(|s| s.program == Program::Lesson05);
-    let runs_all: usize = idle.iter().map(|s| s.rounds).sum::<usize>()
+    let runs_all: usize = idle.iter().map(|s| s.active.rounds).sum::<usize>()
         + loop05.clone().map(|s| s.rounds).sum::<usize>();
     if runs_all == 0 {
         lines.push("goal: no client lost at any point of lesson-05 or with idle connections : not measured".to_string());

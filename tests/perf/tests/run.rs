@@ -18,27 +18,30 @@ fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-#[test]
-fn a_tiny_run_writes_every_row_table_and_plot() {
+/// A perf command measuring the debug binaries of `packages` into a fresh folder named `name`.
+fn perf_command(name: &str, packages: &[&str]) -> (Command, PathBuf) {
     let bins = bin_dir();
-    for name in ["lesson-03", "tokio-reference"] {
+    for package in packages {
         assert!(
-            bins.join(name).is_file(),
+            bins.join(package).is_file(),
             "{} is missing: this test measures the workspace's debug binaries, which plain \
              `cargo test` at the workspace root builds; alone, run \
-             `cargo build -p lesson-03 -p tokio-reference` first",
-            bins.join(name).display()
+             `cargo build -p {}` first",
+            bins.join(package).display(),
+            packages.join(" -p ")
         );
     }
-    let out = std::env::temp_dir().join(format!("perf-test-{}", std::process::id()));
+    let out = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&out);
-
     let mut perf = Command::new(env!("CARGO_BIN_EXE_perf"));
-    perf.arg("--bin-dir")
-        .arg(&bins)
-        .arg("--out")
-        .arg(&out)
-        .args(["--clients", "1,2", "--messages", "20", "--rounds", "1"])
+    perf.arg("--bin-dir").arg(&bins).arg("--out").arg(&out);
+    (perf, out)
+}
+
+#[test]
+fn a_tiny_run_writes_every_row_table_and_plot() {
+    let (mut perf, out) = perf_command("perf-test", &["lesson-03", "tokio-reference"]);
+    perf.args(["--clients", "1,2", "--messages", "20", "--rounds", "1"])
         // Short, but long enough that 20 round trips per client must be measured again.
         .args(["--min-seconds", "0.2"])
         .args([
@@ -119,23 +122,9 @@ fn a_tiny_run_writes_every_row_table_and_plot() {
 
 #[test]
 fn idle_points_count_refusals_apart_from_losses() {
-    let bins = bin_dir();
-    for name in ["lesson-03", "lesson-05", "tokio-reference"] {
-        assert!(
-            bins.join(name).is_file(),
-            "{} is missing: build the workspace's debug binaries first (plain `cargo test` at \
-             the root does)",
-            bins.join(name).display()
-        );
-    }
-    let out = std::env::temp_dir().join(format!("perf-idle-test-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&out);
-    let mut perf = Command::new(env!("CARGO_BIN_EXE_perf"));
-    perf.arg("--bin-dir")
-        .arg(&bins)
-        .arg("--out")
-        .arg(&out)
-        .args(["--clients", "1", "--messages", "20", "--rounds", "2"])
+    let packages = ["lesson-03", "lesson-05", "tokio-reference"];
+    let (mut perf, out) = perf_command("perf-idle-test", &packages);
+    perf.args(["--clients", "1", "--messages", "20", "--rounds", "2"])
         .args(["--min-seconds", "0.1"])
         .args(["--series", "lesson-03-w4,lesson-05,tokio", "--budget", "60"])
         .args(["--idle-connections", "12,40", "--idle-active", "3"]);
