@@ -113,18 +113,19 @@ fn run(args: Args) -> Result<(), String> {
             loadgen::MAX_CLIENTS
         ));
     }
-    if args.idle_active == 0 || args.idle_active > loadgen::MAX_CLIENTS {
+    if !args.no_idle && (args.idle_active == 0 || args.idle_active > loadgen::MAX_CLIENTS) {
         return Err(format!(
             "--idle-active must be a number from 1 to {}",
             loadgen::MAX_CLIENTS
         ));
     }
     let most = loadgen::MAX_IDLE + args.idle_active;
-    if args.idle_connections.is_empty()
-        || args
-            .idle_connections
-            .iter()
-            .any(|&c| c <= args.idle_active || c > most)
+    if !args.no_idle
+        && (args.idle_connections.is_empty()
+            || args
+                .idle_connections
+                .iter()
+                .any(|&c| c <= args.idle_active || c > most))
     {
         return Err(format!(
             "--idle-connections must be numbers above --idle-active ({}) and at most {most}",
