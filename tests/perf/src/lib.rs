@@ -14,10 +14,17 @@
 //! lost), it reads what the server paid from `/proc`: CPU time and context switches per round
 //! trip, threads, resident memory and address space.
 //!
+//! Then the idle points ([`idle`]): 1,000 and 10,000 connections, most of them greeted and then
+//! silent, a few hundred active beside them, against lesson 05 and the tokio reference, and
+//! lesson 03 at 1,000 (which refuses what its pool cannot hold): the active clients' round trips
+//! per second, the slowest greeting, refusals and losses apart, the server's threads and
+//! resident memory.
+//!
 //! Everything is bounded: clients, messages, a time limit per point, and a budget for the whole
 //! run; every server listens on 127.0.0.1 on a port the kernel picks, and is stopped (killed)
 //! after its series.
 
+pub mod idle;
 pub mod machine;
 pub mod measure;
 pub mod plot;
@@ -134,6 +141,12 @@ pub struct Options {
     pub rounds: usize,
     /// The whole measurement stops starting new points after this long.
     pub budget: Duration,
+    /// Connection counts of the idle points (empty: none are measured).
+    pub idle_connections: Vec<usize>,
+    /// How many of each idle point's connections are active clients; the rest are idle.
+    pub idle_active: usize,
+    /// The idle points, measured after the others, stop starting new points after this long.
+    pub idle_budget: Duration,
 }
 
 /// The limit for one point against a course server: far more than a point needs.
@@ -216,7 +229,7 @@ pub fn measure_all(options: &Options, progress: &mut impl Write) -> Outcome {
                     timeout: limit.min(left),
                     ..config
                 };
-                match measure_long_enough(running, config, options.min_point, deadline) {
+                match measure_long_enough(running, config, options.min_point, deadline, &|| ()) {
                     Ok((report, cost)) => {
                         let point = Point {
                             series: series.label.clone(),
@@ -273,12 +286,13 @@ pub fn measure_all(options: &Options, progress: &mut impl Write) -> Outcome {
 
 /// Measures one point; while it ends sooner than `min_point` and loses no client, measures it
 /// again with proportionally more round trips per client (at most three times, each at most 100
-/// times as many), and keeps the last measurement.
-fn measure_long_enough(
+/// times as many), and keeps the last measurement. `settle` runs before each measurement again.
+pub(crate) fn measure_long_enough(
     server: &test_support::Server,
     mut config: loadgen::Config,
     min_point: Duration,
     deadline: Instant,
+    settle: &dyn Fn(),
 ) -> Result<(loadgen::Report, measure::Cost), String> {
     let mut measured = measure::measure(server, &config)?;
     for _ in 0..3 {
@@ -298,13 +312,19 @@ fn measure_long_enough(
             timeout: config.timeout.min(left),
             ..config
         };
+        settle();
         measured = measure::measure(server, &config)?;
     }
     Ok(measured)
 }
 
 /// The load for one point of `series`: `clients` clients, `messages` round trips each.
-fn load(series: &Series, addr: SocketAddr, clients: usize, messages: usize) -> loadgen::Config {
+pub(crate) fn load(
+    series: &Series,
+    addr: SocketAddr,
+    clients: usize,
+    messages: usize,
+) -> loadgen::Config {
     loadgen::Config {
         stagger: series.stagger,
         // The original's replies end without a newline: one read is one reply.
@@ -318,11 +338,13 @@ fn load(series: &Series, addr: SocketAddr, clients: usize, messages: usize) -> l
 }
 
 /// The files a run writes into [`Options::out`].
-pub const FILES: [&str; 11] = [
+pub const FILES: [&str; 13] = [
     "results.csv",
+    "idle.csv",
     "notes.txt",
     "speed.md",
     "cost.md",
+    "idle.md",
     "goals.txt",
     "machine.txt",
     "summary.txt",
@@ -338,6 +360,7 @@ pub fn run(options: &Options, progress: &mut impl Write) -> Result<String, Strin
         .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
     let before = machine::Machine::now();
     let outcome = measure_all(options, progress);
+    let idle = idle::measure_all(options, progress);
     let after = machine::Machine::now();
     let summaries = report::summarise(&outcome.points);
 
@@ -351,9 +374,15 @@ pub fn run(options: &Options, progress: &mut impl Write) -> Result<String, Strin
     let cost = report::cost_table(&summaries).with_unmeasured(missing);
     write("speed.md", &speed.markdown())?;
     write("cost.md", &cost.markdown())?;
-    let goals = report::goals(&summaries).join("\n") + "\n";
+    let idle_summaries = idle::summarise(&idle.points);
+    write("idle.csv", &idle::csv(&idle.points))?;
+    let idle_table = idle::table(&idle_summaries, &idle.unmeasured);
+    write("idle.md", &idle_table.markdown())?;
+    let mut goals = report::goals(&summaries);
+    goals.extend(idle::goals(&idle_summaries, &summaries, &idle.unmeasured));
+    let goals = goals.join("\n") + "\n";
     write("goals.txt", &goals)?;
-    let machine = machine::describe(&before, &after, options, outcome.elapsed);
+    let machine = machine::describe(&before, &after, options, outcome.elapsed + idle.elapsed);
     write("machine.txt", &machine)?;
     for chart in plot::charts() {
         let path = options.out.join(chart.file);
@@ -361,10 +390,11 @@ pub fn run(options: &Options, progress: &mut impl Write) -> Result<String, Strin
             .map_err(|e| format!("cannot draw {}: {e}", path.display()))?;
     }
 
-    let notes = if outcome.notes.is_empty() {
+    let all_notes: Vec<&String> = outcome.notes.iter().chain(&idle.notes).collect();
+    let notes = if all_notes.is_empty() {
         "every point was measured, and no client was lost\n".to_string()
     } else {
-        outcome.notes.join("\n") + "\n"
+        all_notes.iter().map(|n| format!("{n}\n")).collect()
     };
     write("notes.txt", &notes)?;
 
@@ -374,6 +404,8 @@ pub fn run(options: &Options, progress: &mut impl Write) -> Result<String, Strin
     summary.push_str(&speed.text());
     summary.push_str("\nWhat the server paid (median of the rounds, read from /proc)\n\n");
     summary.push_str(&cost.text());
+    summary.push_str(&format!("\n{}\n\n", idle::HEADING));
+    summary.push_str(&idle_table.text());
     summary.push_str("\nNotes\n\n");
     summary.push_str(&notes);
     summary.push('\n');

@@ -49,6 +49,22 @@ pub fn describe(before: &Machine, after: &Machine, options: &Options, took: Dura
     let rustc = command_line("rustc", &["--version"]).unwrap_or_else(|e| e);
     let python = command_line("python3", &["--version"]).unwrap_or_else(|e| e);
     let clients: Vec<String> = options.clients.iter().map(usize::to_string).collect();
+    let idle = if options.idle_connections.is_empty() {
+        "left out (--no-idle)".to_string()
+    } else {
+        let counts: Vec<String> = options
+            .idle_connections
+            .iter()
+            .map(usize::to_string)
+            .collect();
+        let limit = test_support::observe::raise_descriptor_limit()
+            .map_or("none".to_string(), |n| n.to_string());
+        format!(
+            "{} connections, {} of them active and the rest idle; descriptor limit {limit}",
+            counts.join(", "),
+            options.idle_active
+        )
+    };
     format!(
         "cpu:      {model}, {cpus} CPUs (nproc)\n\
          kernel:   Linux {kernel}\n\
@@ -57,7 +73,8 @@ pub fn describe(before: &Machine, after: &Machine, options: &Options, took: Dura
          date:     {}\n\
          load:     {} at the start, {} at the end (load average: 1, 5, 15 minutes)\n\
          run:      {} clients; {} round trips per client or more, each point at least {} s; \
-         {} rounds; {:.0} s; loopback (127.0.0.1)\n",
+         {} rounds; {:.0} s; loopback (127.0.0.1)\n\
+         idle:     {idle}\n",
         utc(before.when),
         before.load,
         after.load,

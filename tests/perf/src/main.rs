@@ -17,9 +17,10 @@ use std::time::Duration;
 use clap::Parser;
 use perf::{Options, Series, all_series};
 
-/// Measure lesson 02, lesson 03 (4 and 64 workers), the tokio reference server and the original
-/// threaded_server.py (when python3 is present) at 1, 8, 64 and 256 clients, all in one run on
-/// this machine, over loopback; write a CSV, tables and SVG plots.
+/// Measure lesson 02, lesson 03 (4 and 64 workers), lesson 05, the tokio reference server and the
+/// original threaded_server.py (when python3 is present) at 1, 8, 64 and 256 clients, then lesson
+/// 05, the tokio reference and lesson 03 with 1,000 and 10,000 connections, most of them idle,
+/// all in one run on this machine, over loopback; write CSVs, tables and SVG plots.
 #[derive(Parser)]
 #[command(name = "perf", version, about)]
 struct Args {
@@ -67,6 +68,25 @@ struct Args {
     /// Seconds the measuring may take in all; points not started by then are left out.
     #[arg(long, default_value_t = 150)]
     budget: u64,
+
+    /// Connection counts of the idle points, measured after the others: each count is that many
+    /// connections to one server, --idle-active of them active clients and the rest idle (greeted,
+    /// then silent). Lesson 05 and tokio at every count; lesson 03 (its largest pool, with
+    /// --queue 0) up to 1,000.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    idle_connections: Vec<usize>,
+
+    /// Active clients in each idle point.
+    #[arg(long, default_value_t = 256)]
+    idle_active: usize,
+
+    /// Seconds the idle points may take in all; points not started by then are left out.
+    #[arg(long, default_value_t = 60)]
+    idle_budget: u64,
+
+    /// Leave the idle points out.
+    #[arg(long)]
+    no_idle: bool,
 }
 
 fn main() -> ExitCode {
@@ -91,6 +111,25 @@ fn run(args: Args) -> Result<(), String> {
         return Err(format!(
             "--clients must be numbers from 1 to {}",
             loadgen::MAX_CLIENTS
+        ));
+    }
+    if !args.no_idle && (args.idle_active == 0 || args.idle_active > loadgen::MAX_CLIENTS) {
+        return Err(format!(
+            "--idle-active must be a number from 1 to {}",
+            loadgen::MAX_CLIENTS
+        ));
+    }
+    let most = loadgen::MAX_IDLE + args.idle_active;
+    if !args.no_idle
+        && (args.idle_connections.is_empty()
+            || args
+                .idle_connections
+                .iter()
+                .any(|&c| c <= args.idle_active || c > most))
+    {
+        return Err(format!(
+            "--idle-connections must be numbers above --idle-active ({}) and at most {most}",
+            args.idle_active
         ));
     }
     if args.messages == 0 {
@@ -122,6 +161,13 @@ fn run(args: Args) -> Result<(), String> {
         min_point: Duration::from_secs_f64(args.min_seconds),
         rounds: args.rounds as usize,
         budget: Duration::from_secs(args.budget),
+        idle_connections: if args.no_idle {
+            Vec::new()
+        } else {
+            args.idle_connections
+        },
+        idle_active: args.idle_active,
+        idle_budget: Duration::from_secs(args.idle_budget),
     };
     let summary = perf::run(&options, &mut io::stderr())?;
     println!("{summary}");

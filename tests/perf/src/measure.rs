@@ -114,6 +114,11 @@ impl Servers {
 
     /// Starts `program` on 127.0.0.1 with a port the kernel picks, and waits until it listens.
     pub fn start(&self, program: Program) -> Result<Server, String> {
+        self.start_with(program, &[])
+    }
+
+    /// [`Servers::start`], with `extra` arguments after the usual ones (not for the original).
+    pub fn start_with(&self, program: Program, extra: &[&str]) -> Result<Server, String> {
         let workers;
         let queue = self.queue.to_string();
         let args: Vec<&str> = match program {
@@ -124,6 +129,7 @@ impl Servers {
             }
             Program::Lesson02 | Program::Lesson05 | Program::Tokio => vec![],
         };
+        let args: Vec<&str> = args.into_iter().chain(extra.iter().copied()).collect();
         let bin = self.binary(program).expect("a workspace program");
         if !bin.is_file() {
             return Err(format!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use loadgen::Report;
 
-use crate::measure::Point;
+use crate::measure::{Cost, Point};
 use crate::{Program, Unmeasured};
 
 /// The columns of `results.csv`: the load generator's own, then the round and what the server
@@ -21,26 +21,33 @@ pub fn csv_header() -> String {
 
 /// Every point measured, one row each, in the order measured.
 pub fn csv(points: &[Point]) -> String {
+    let mut out = csv_header() + "\n";
+    for p in points {
+        let _ = writeln!(
+            out,
+            "{},{},{}",
+            p.report.csv_line(&p.series),
+            p.round,
+            cost_cells(&p.cost)
+        );
+    }
+    out
+}
+
+/// The CSV cells of what the server paid, the last five columns of [`csv_header`].
+pub fn cost_cells(c: &Cost) -> String {
     let opt = |value: Option<f64>, decimals: usize| {
         value.map(|v| format!("{v:.decimals$}")).unwrap_or_default()
     };
     let int = |value: Option<u64>| value.map(|v| v.to_string()).unwrap_or_default();
-    let mut out = csv_header() + "\n";
-    for p in points {
-        let c = &p.cost;
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{}",
-            p.report.csv_line(&p.series),
-            p.round,
-            opt(c.cpu_us_per_trip, 2),
-            opt(c.switches_per_trip, 3),
-            int(c.threads_max),
-            int(c.rss_kib_max),
-            int(c.vm_kib_max),
-        );
-    }
-    out
+    format!(
+        "{},{},{},{},{}",
+        opt(c.cpu_us_per_trip, 2),
+        opt(c.switches_per_trip, 3),
+        int(c.threads_max),
+        int(c.rss_kib_max),
+        int(c.vm_kib_max),
+    )
 }
 
 /// One series at one client count: the median over its rounds.
@@ -158,17 +165,21 @@ pub fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
 
 /// A table, written as Markdown for the book or as aligned text for the terminal.
 pub struct Table {
-    header: Vec<&'static str>,
+    pub(crate) header: Vec<&'static str>,
     /// Every column but the first holds numbers, aligned right.
-    rows: Vec<Vec<String>>,
-    /// Series not measured at all: one row each, `not measured: <reason>`.
-    unmeasured: Vec<Unmeasured>,
+    pub(crate) rows: Vec<Vec<String>>,
+    /// Series or points not measured: one row each, its first cells (the series, say) and
+    /// then `not measured: <reason>`.
+    pub(crate) unmeasured: Vec<(Vec<String>, String)>,
 }
 
 impl Table {
     /// The same table, with a row for each series that was not measured, saying why.
     pub fn with_unmeasured(mut self, missing: &[Unmeasured]) -> Table {
-        self.unmeasured = missing.to_vec();
+        self.unmeasured = missing
+            .iter()
+            .map(|m| (vec![m.label.clone()], m.why.clone()))
+            .collect();
         self
     }
 
@@ -181,13 +192,9 @@ impl Table {
         for row in &self.rows {
             let _ = writeln!(out, "| {} |", row.join(" | "));
         }
-        for missing in &self.unmeasured {
-            let empty = " |".repeat(self.header.len() - 2);
-            let _ = writeln!(
-                out,
-                "| {} | not measured: {} |{empty}",
-                missing.label, missing.why
-            );
+        for (lead, why) in &self.unmeasured {
+            let empty = " |".repeat(self.header.len().saturating_sub(lead.len() + 1));
+            let _ = writeln!(out, "| {} | not measured: {why} |{empty}", lead.join(" | "));
         }
         out
     }
@@ -223,15 +230,23 @@ impl Table {
             out.push_str(&line(row.iter().map(String::as_str).collect()));
         }
         // Outside the columns, so that a long reason does not widen them.
-        for missing in &self.unmeasured {
-            let pad = widths[0].saturating_sub(missing.label.chars().count());
-            let _ = writeln!(
-                out,
-                "{}{}  not measured: {}",
-                missing.label,
-                " ".repeat(pad),
-                missing.why
-            );
+        for (lead, why) in &self.unmeasured {
+            for (i, cell) in lead.iter().enumerate() {
+                let pad = " ".repeat(
+                    widths
+                        .get(i)
+                        .map_or(0, |w| w.saturating_sub(cell.chars().count())),
+                );
+                if i == 0 {
+                    out.push_str(cell);
+                    out.push_str(&pad);
+                } else {
+                    out.push_str("  ");
+                    out.push_str(&pad);
+                    out.push_str(cell);
+                }
+            }
+            let _ = writeln!(out, "  not measured: {why}");
         }
         out
     }
@@ -431,7 +446,7 @@ pub fn goals(summaries: &[Summary]) -> Vec<String> {
     lines
 }
 
-fn runs(n: usize) -> String {
+pub(crate) fn runs(n: usize) -> String {
     if n == 1 {
         "1 run".to_string()
     } else {
@@ -571,6 +586,34 @@ mod tests {
             table
                 .markdown()
                 .ends_with("| c | not measured: python3 is not installed | |\n"),
+            "{}",
+            table.markdown()
+        );
+    }
+
+    #[test]
+    fn a_point_not_measured_keeps_its_leading_cells_in_their_columns() {
+        let table = Table {
+            header: vec!["Server", "Connections", "Rate", "Lost"],
+            rows: vec![vec![
+                "aaaa".into(),
+                "1,000".into(),
+                "5".into(),
+                "none".into(),
+            ]],
+            unmeasured: vec![(vec!["b".into(), "10".into()], "too few descriptors".into())],
+        };
+        assert!(
+            table
+                .text()
+                .ends_with("\nb                10  not measured: too few descriptors\n"),
+            "{}",
+            table.text()
+        );
+        assert!(
+            table
+                .markdown()
+                .ends_with("| b | 10 | not measured: too few descriptors | |\n"),
             "{}",
             table.markdown()
         );
