@@ -8,19 +8,15 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson_01::solutions::Ending;
 use lesson_01::{exercises, solutions};
 use socket2::{Domain, Socket, Type};
-use test_support::exercise::{self, Exercise, Runnable, Wrong, spawn_checked, thread_count};
+use test_support::exercise::{Exercise, Wrong, spawn_checked, thread_count};
 
-fn main() -> ExitCode {
-    let all: [&dyn Runnable; 4] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3, &EXERCISE_4];
-    exercise::main("lesson-01", env!("CARGO_MANIFEST_DIR"), &all)
-}
+test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3, EXERCISE_4);
 
 // ---------------------------------------------------------------------------------------------
 // Exercise 1: read one line across several reads.

@@ -8,19 +8,15 @@
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson_02::{exercises, solutions};
 use test_support::Pieces;
-use test_support::exercise::{self, Exercise, Runnable, Wrong, spawn_checked};
+use test_support::exercise::{Exercise, Wrong, spawn_checked};
 
-fn main() -> ExitCode {
-    let all: [&dyn Runnable; 4] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3, &EXERCISE_4];
-    exercise::main("lesson-02", env!("CARGO_MANIFEST_DIR"), &all)
-}
+test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3, EXERCISE_4);
 
 const EXERCISE_1: Exercise<ReadLimited> = Exercise {
     number: 1,

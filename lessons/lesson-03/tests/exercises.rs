@@ -8,7 +8,6 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
@@ -19,18 +18,9 @@ use lesson_03::{exercises, solutions};
 use rand::RngExt;
 use rand::rngs::StdRng;
 use socket2::{Domain, Socket, Type};
-use test_support::exercise::{self, Exercise, Runnable, Wrong};
+use test_support::exercise::{Exercise, Wrong};
 
-fn main() -> ExitCode {
-    let all: [&dyn Runnable; 5] = [
-        &EXERCISE_1,
-        &EXERCISE_2,
-        &EXERCISE_3,
-        &EXERCISE_4,
-        &EXERCISE_5,
-    ];
-    exercise::main("lesson-03", env!("CARGO_MANIFEST_DIR"), &all)
-}
+test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3, EXERCISE_4, EXERCISE_5);
 
 const EXERCISE_1: Exercise<StartWorkers> = Exercise {
     number: 1,

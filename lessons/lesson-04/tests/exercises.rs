@@ -10,24 +10,14 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
 use lesson_04::frame::{Header, Kind};
 use lesson_04::{exercises, solutions};
-use test_support::exercise::{self, Exercise, Runnable, Wrong};
+use test_support::exercise::{Exercise, Wrong};
 
-fn main() -> ExitCode {
-    let all: [&dyn Runnable; 5] = [
-        &EXERCISE_1,
-        &EXERCISE_2,
-        &EXERCISE_3,
-        &EXERCISE_4,
-        &EXERCISE_5,
-    ];
-    exercise::main("lesson-04", env!("CARGO_MANIFEST_DIR"), &all)
-}
+test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3, EXERCISE_4, EXERCISE_5);
 
 const EXERCISE_1: Exercise<EncodeHeader> = Exercise {
     number: 1,
