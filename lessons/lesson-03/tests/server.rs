@@ -6,12 +6,21 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use test_support::acks::{self, ack, acks_of_one_connection, greeted, round_trip};
+use test_support::acks::{ack, acks_of_one_connection, greeted, round_trip};
 use test_support::cli::{self, assert_failed_with, assert_one_sentence};
 use test_support::{Client, DEADLINE, Server, run_to_end};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson-03");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lesson-03-client");
+
+// The protocol, shutdown, bad input, the command line: the checks lessons 03 and 05 share,
+// one #[test] each (`ack_protocol::…`), on this lesson's binaries.
+test_support::ack_protocol_tests! {
+    server: SERVER,
+    client: CLIENT,
+    reset_logs: "reading or writing failed",
+    help_names: &["--workers", "--queue", "--seed", "--idle-timeout", "--grace"],
+}
 
 /// How many threads the process has: one entry per thread in /proc/PID/task.
 #[cfg(target_os = "linux")]
@@ -37,11 +46,6 @@ fn wait_for_threads(pid: u32, expected: usize) {
 
 // ---------------------------------------------------------------------------------------------
 // The protocol
-
-#[test]
-fn greets_acks_every_line_and_says_bye() {
-    acks::greets_acks_every_line_and_says_bye(SERVER);
-}
 
 #[test]
 fn two_clients_are_served_at_the_same_time() {
@@ -80,11 +84,6 @@ fn a_fifth_client_is_told_busy_when_workers_and_queue_are_full() {
         waiting.expect_line("Hello World!");
         round_trip(waiting, "my turn");
     }
-}
-
-#[test]
-fn acks_are_in_range_and_vary() {
-    acks::acks_are_in_range_and_vary(SERVER);
 }
 
 #[test]
@@ -206,30 +205,7 @@ fn a_worker_panic_is_contained_and_the_pool_keeps_its_size() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Graceful shutdown
-
-#[test]
-fn sigterm_lets_the_conversation_finish_then_prints_the_summary() {
-    acks::sigterm_lets_the_conversation_finish_then_prints_the_summary(SERVER);
-}
-
-#[test]
-fn ctrl_c_waits_for_the_grace_period_then_closes_the_rest() {
-    acks::ctrl_c_waits_for_the_grace_period_then_closes_the_rest(SERVER);
-}
-
-#[test]
-fn sigterm_with_no_client_exits_at_once() {
-    acks::sigterm_with_no_client_exits_at_once(SERVER);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Bad input never takes the server down
-
-#[test]
-fn bytes_that_are_not_utf8_get_an_error_line_and_the_conversation_goes_on() {
-    acks::bytes_that_are_not_utf8_get_an_error_line_and_the_conversation_goes_on(SERVER);
-}
 
 #[test]
 fn a_line_over_64_kib_is_refused_and_the_connection_closed() {
@@ -248,11 +224,6 @@ fn a_line_over_64_kib_is_refused_and_the_connection_closed() {
 }
 
 #[test]
-fn glued_lines_are_answered_in_order_and_exit_ends() {
-    acks::glued_lines_are_answered_in_order_and_exit_ends(SERVER);
-}
-
-#[test]
 fn a_line_sent_byte_by_byte_gets_one_reply() {
     let server = Server::start(SERVER, &[]);
     let mut client = greeted(&server);
@@ -264,53 +235,8 @@ fn a_line_sent_byte_by_byte_gets_one_reply() {
     round_trip(&mut client, "and the next");
 }
 
-#[test]
-fn a_half_close_gets_every_reply_then_the_close() {
-    acks::a_half_close_gets_every_reply_then_the_close(SERVER);
-}
-
-#[test]
-fn a_client_vanishing_mid_line_costs_one_log_line() {
-    acks::a_client_vanishing_mid_line_costs_one_log_line(SERVER);
-}
-
-#[test]
-fn a_reset_costs_one_log_line() {
-    acks::a_reset_costs_one_log_line(SERVER, "reading or writing failed");
-}
-
-#[test]
-fn a_client_that_leaves_without_exit_is_no_error() {
-    acks::a_client_that_leaves_without_exit_is_no_error(SERVER);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Command line and client
-
-#[test]
-fn the_command_line_conventions_hold() {
-    acks::the_command_line_conventions_hold(SERVER, CLIENT);
-}
-
-#[test]
-fn help_works_on_both_binaries() {
-    acks::help_works_on_both_binaries(
-        SERVER,
-        CLIENT,
-        &[
-            "--workers",
-            "--queue",
-            "--seed",
-            "--idle-timeout",
-            "--grace",
-        ],
-    );
-}
-
-#[test]
-fn the_client_with_piped_stdin_prints_greeting_replies_and_bye() {
-    acks::the_client_with_piped_stdin_prints_greeting_replies_and_bye(SERVER, CLIENT);
-}
 
 #[test]
 fn the_client_reports_a_busy_server() {

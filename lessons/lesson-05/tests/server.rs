@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use test_support::acks::{self, ack, acks_of_one_connection, greeted, round_trip};
+use test_support::acks::{ack, acks_of_one_connection, greeted, round_trip};
 use test_support::cli::assert_one_sentence;
 use test_support::observe;
 use test_support::{Client, DEADLINE, Server, run_to_end};
@@ -19,18 +19,17 @@ use test_support::{Client, DEADLINE, Server, run_to_end};
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson-05");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lesson-05-client");
 
+// The protocol (lesson 03's, exactly), shutdown, bad input, the command line: the checks lessons
+// 03 and 05 share, one #[test] each (`ack_protocol::…`), on this lesson's binaries.
+test_support::ack_protocol_tests! {
+    server: SERVER,
+    client: CLIENT,
+    reset_logs: "reading failed",
+    help_names: &["--max-connections", "--seed", "--idle-timeout", "--grace"],
+}
+
 // ---------------------------------------------------------------------------------------------
 // The protocol: lesson 03's, exactly
-
-#[test]
-fn greets_acks_every_line_and_says_bye() {
-    acks::greets_acks_every_line_and_says_bye(SERVER);
-}
-
-#[test]
-fn acks_are_in_range_and_vary() {
-    acks::acks_are_in_range_and_vary(SERVER);
-}
 
 /// Lesson 03's numbers for connection `number` under `--seed seed`, made the way its chapter
 /// defines them: a ChaCha12 key of the seed's 8 bytes, the number's 8 bytes, then zeros.
@@ -56,11 +55,6 @@ fn a_seed_gives_the_same_acks_as_lesson_03() {
 }
 
 #[test]
-fn bytes_that_are_not_utf8_get_an_error_line_and_the_conversation_goes_on() {
-    acks::bytes_that_are_not_utf8_get_an_error_line_and_the_conversation_goes_on(SERVER);
-}
-
-#[test]
 fn a_line_over_64_kib_is_refused_and_logged_escaped() {
     let server = Server::start(SERVER, &[]);
     let mut client = greeted(&server);
@@ -77,11 +71,6 @@ fn a_line_over_64_kib_is_refused_and_logged_escaped() {
     assert!(stderr.contains(r"\x1b[2J"), "{stderr}");
     assert!(!stderr.contains('\x1b'), "{stderr:?}");
     round_trip(&mut greeted(&server), "next client");
-}
-
-#[test]
-fn glued_lines_are_answered_in_order_and_exit_ends() {
-    acks::glued_lines_are_answered_in_order_and_exit_ends(SERVER);
 }
 
 #[test]
@@ -105,26 +94,6 @@ fn a_line_split_across_many_reads_gets_one_reply() {
     client.send(b"\xa9\n");
     ack(&client.read_line());
     round_trip(&mut client, "and the next");
-}
-
-#[test]
-fn a_half_close_gets_every_reply_then_the_close() {
-    acks::a_half_close_gets_every_reply_then_the_close(SERVER);
-}
-
-#[test]
-fn a_client_vanishing_mid_line_costs_one_log_line() {
-    acks::a_client_vanishing_mid_line_costs_one_log_line(SERVER);
-}
-
-#[test]
-fn a_reset_costs_one_log_line() {
-    acks::a_reset_costs_one_log_line(SERVER, "reading failed");
-}
-
-#[test]
-fn a_client_that_leaves_without_exit_is_no_error() {
-    acks::a_client_that_leaves_without_exit_is_no_error(SERVER);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,16 +361,6 @@ fn a_log_reader_that_never_reads_does_not_stop_the_server() {
 // Graceful shutdown
 
 #[test]
-fn sigterm_lets_the_conversation_finish_then_prints_the_summary() {
-    acks::sigterm_lets_the_conversation_finish_then_prints_the_summary(SERVER);
-}
-
-#[test]
-fn ctrl_c_waits_for_the_grace_period_then_closes_the_rest() {
-    acks::ctrl_c_waits_for_the_grace_period_then_closes_the_rest(SERVER);
-}
-
-#[test]
 fn a_second_signal_cuts_the_grace_short() {
     let server = Server::start(SERVER, &["--grace", "60"]);
     let _client = greeted(&server);
@@ -419,18 +378,8 @@ fn a_second_signal_cuts_the_grace_short() {
     assert!(done.stdout.contains("summary: connections served 1"));
 }
 
-#[test]
-fn sigterm_with_no_client_exits_at_once() {
-    acks::sigterm_with_no_client_exits_at_once(SERVER);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Command line and client
-
-#[test]
-fn the_command_line_conventions_hold() {
-    acks::the_command_line_conventions_hold(SERVER, CLIENT);
-}
 
 #[test]
 fn bad_option_values_are_usage_errors() {
@@ -445,20 +394,6 @@ fn bad_option_values_are_usage_errors() {
         assert_eq!(out.code(), Some(2), "{bad:?}: {}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
-}
-
-#[test]
-fn help_works_on_both_binaries() {
-    acks::help_works_on_both_binaries(
-        SERVER,
-        CLIENT,
-        &["--max-connections", "--seed", "--idle-timeout", "--grace"],
-    );
-}
-
-#[test]
-fn the_client_with_piped_stdin_prints_greeting_replies_and_bye() {
-    acks::the_client_with_piped_stdin_prints_greeting_replies_and_bye(SERVER, CLIENT);
 }
 
 #[test]

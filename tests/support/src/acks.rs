@@ -239,3 +239,96 @@ pub fn the_client_with_piped_stdin_prints_greeting_replies_and_bye(server: &str,
     ack(lines[2]);
     assert_eq!(lines[3], "bye");
 }
+
+/// One `#[test]` for each check above, in a module `ack_protocol` of the test file that invokes
+/// it, run on the binaries given: `server` and `client` (paths, as `env!("CARGO_BIN_EXE_…")`
+/// gives them), the words the server logs on a reset, and the options its `--help` must name.
+#[macro_export]
+macro_rules! ack_protocol_tests {
+    (
+        server: $server:expr,
+        client: $client:expr,
+        reset_logs: $reset_logs:expr,
+        help_names: $help_names:expr $(,)?
+    ) => {
+        mod ack_protocol {
+            // The binaries are named in the invoking test file.
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::acks;
+
+            #[test]
+            fn greets_acks_every_line_and_says_bye() {
+                acks::greets_acks_every_line_and_says_bye($server);
+            }
+
+            #[test]
+            fn acks_are_in_range_and_vary() {
+                acks::acks_are_in_range_and_vary($server);
+            }
+
+            #[cfg(target_os = "linux")]
+            #[test]
+            fn sigterm_lets_the_conversation_finish_then_prints_the_summary() {
+                acks::sigterm_lets_the_conversation_finish_then_prints_the_summary($server);
+            }
+
+            #[test]
+            fn ctrl_c_waits_for_the_grace_period_then_closes_the_rest() {
+                acks::ctrl_c_waits_for_the_grace_period_then_closes_the_rest($server);
+            }
+
+            #[test]
+            fn sigterm_with_no_client_exits_at_once() {
+                acks::sigterm_with_no_client_exits_at_once($server);
+            }
+
+            #[test]
+            fn bytes_that_are_not_utf8_get_an_error_line_and_the_conversation_goes_on() {
+                acks::bytes_that_are_not_utf8_get_an_error_line_and_the_conversation_goes_on(
+                    $server,
+                );
+            }
+
+            #[test]
+            fn glued_lines_are_answered_in_order_and_exit_ends() {
+                acks::glued_lines_are_answered_in_order_and_exit_ends($server);
+            }
+
+            #[test]
+            fn a_half_close_gets_every_reply_then_the_close() {
+                acks::a_half_close_gets_every_reply_then_the_close($server);
+            }
+
+            #[test]
+            fn a_client_vanishing_mid_line_costs_one_log_line() {
+                acks::a_client_vanishing_mid_line_costs_one_log_line($server);
+            }
+
+            #[test]
+            fn a_reset_costs_one_log_line() {
+                acks::a_reset_costs_one_log_line($server, $reset_logs);
+            }
+
+            #[test]
+            fn a_client_that_leaves_without_exit_is_no_error() {
+                acks::a_client_that_leaves_without_exit_is_no_error($server);
+            }
+
+            #[test]
+            fn the_command_line_conventions_hold() {
+                acks::the_command_line_conventions_hold($server, $client);
+            }
+
+            #[test]
+            fn help_works_on_both_binaries() {
+                acks::help_works_on_both_binaries($server, $client, $help_names);
+            }
+
+            #[test]
+            fn the_client_with_piped_stdin_prints_greeting_replies_and_bye() {
+                acks::the_client_with_piped_stdin_prints_greeting_replies_and_bye($server, $client);
+            }
+        }
+    };
+}
