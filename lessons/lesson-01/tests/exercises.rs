@@ -43,37 +43,37 @@ const EXERCISE_1: Exercise<ReadLine> = Exercise {
     wrong: &[
         Wrong {
             does: "reads once, as the original server does",
-            answer: |mut r| wrong::read_line_one_read(&mut r),
+            answer: wrong::read_line_one_read,
             rejected_with: "one read is not one line",
         },
         Wrong {
             does: "reads through a fresh BufReader, losing what it read ahead",
-            answer: |mut r| wrong::read_line_buffered_and_lost(&mut r),
+            answer: wrong::read_line_buffered_and_lost,
             rejected_with: "did you read past the first newline?",
         },
         Wrong {
             does: "trims trailing spaces",
-            answer: |mut r| wrong::read_line_trimmed(&mut r),
+            answer: wrong::read_line_trimmed,
             rejected_with: "did you trim the line?",
         },
         Wrong {
             does: "ends the line at \\r, leaving its \\n for the next call",
-            answer: |mut r| wrong::read_line_ending_at_cr(&mut r),
+            answer: wrong::read_line_ending_at_cr,
             rejected_with: "did you end the line at \\r",
         },
         Wrong {
             does: "takes any \\r for the end of the line and swallows the byte after it",
-            answer: |mut r| wrong::read_line_cr_and_one_more(&mut r),
+            answer: wrong::read_line_cr_and_one_more,
             rejected_with: "did you take a lone \\r inside the line for its end?",
         },
         Wrong {
             does: "drops every \\r",
-            answer: |mut r| wrong::read_line_dropping_every_cr(&mut r),
+            answer: wrong::read_line_dropping_every_cr,
             rejected_with: "did you drop every \\r?",
         },
         Wrong {
             does: "does not retry a read that failed with Interrupted",
-            answer: |mut r| wrong::read_line_not_retrying(&mut r),
+            answer: wrong::read_line_not_retrying,
             rejected_with: "Interrupted means",
         },
     ],
@@ -585,7 +585,7 @@ mod wrong {
     use std::time::Duration;
 
     /// One read, as the original Python server does: a line split over reads comes back cut.
-    pub fn read_line_one_read(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_one_read(reader: &mut dyn Read) -> io::Result<Option<String>> {
         let mut buf = [0u8; 1024];
         let n = reader.read(&mut buf)?;
         if n == 0 {
@@ -596,7 +596,7 @@ mod wrong {
     }
 
     /// A fresh BufReader per call reads ahead, and what it read past the newline is lost.
-    pub fn read_line_buffered_and_lost(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_buffered_and_lost(reader: &mut dyn Read) -> io::Result<Option<String>> {
         let mut line = String::new();
         if BufReader::new(reader).read_line(&mut line)? == 0 {
             return Ok(None);
@@ -607,7 +607,7 @@ mod wrong {
     /// Byte by byte, `stop` decides where a line ends and `keep` which bytes stay; every other
     /// detail as in our answer.
     fn bytewise(
-        reader: &mut impl Read,
+        reader: &mut dyn Read,
         retry: bool,
         mut stop: impl FnMut(&mut dyn Read, u8) -> bool,
         keep: impl Fn(u8) -> bool,
@@ -643,13 +643,13 @@ mod wrong {
     }
 
     /// Trims the line: the client's spaces are lost.
-    pub fn read_line_trimmed(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_trimmed(reader: &mut dyn Read) -> io::Result<Option<String>> {
         let line = bytewise(reader, true, |_, b| b == b'\n', |_| true)?;
         Ok(text(line)?.map(|l| l.trim_end().to_string()))
     }
 
     /// Ends a line at `\r` or `\n`: after `a\r\n` the next call finds an empty line.
-    pub fn read_line_ending_at_cr(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_ending_at_cr(reader: &mut dyn Read) -> io::Result<Option<String>> {
         text(bytewise(
             reader,
             true,
@@ -659,7 +659,7 @@ mod wrong {
     }
 
     /// Ends a line at any `\r` and swallows the next byte, taking it for the `\n`.
-    pub fn read_line_cr_and_one_more(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_cr_and_one_more(reader: &mut dyn Read) -> io::Result<Option<String>> {
         let stop = |r: &mut dyn Read, b: u8| {
             if b == b'\r' {
                 let _ = r.read(&mut [0u8; 1]);
@@ -670,12 +670,12 @@ mod wrong {
     }
 
     /// Drops every `\r`, not only the one before `\n`.
-    pub fn read_line_dropping_every_cr(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_dropping_every_cr(reader: &mut dyn Read) -> io::Result<Option<String>> {
         text(bytewise(reader, true, |_, b| b == b'\n', |b| b != b'\r')?)
     }
 
     /// Takes `Interrupted` for a real error.
-    pub fn read_line_not_retrying(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_not_retrying(reader: &mut dyn Read) -> io::Result<Option<String>> {
         text(strip_cr(bytewise(
             reader,
             false,
