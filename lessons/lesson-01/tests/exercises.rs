@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use lesson_01::solutions::Ending;
 use lesson_01::{exercises, solutions};
 use socket2::{Domain, Socket, Type};
+use test_support::Pieces;
 use test_support::exercise::{Exercise, Wrong, spawn_checked, thread_count};
 
 test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3, EXERCISE_4);
@@ -79,48 +80,10 @@ const EXERCISE_1: Exercise<ReadLine> = Exercise {
     ],
 };
 
-/// A reader that hands out its bytes in the pieces given, never more than one piece per read,
-/// the way a socket hands out bytes as they happen to arrive. A `None` piece is a read that
-/// fails with `Interrupted` (a signal arrived before any byte).
-struct Chunks {
-    chunks: Vec<Option<Vec<u8>>>,
-}
-
-impl Chunks {
-    fn new(chunks: &[&[u8]]) -> Chunks {
-        Chunks::with_signals(&chunks.iter().map(|c| Some(*c)).collect::<Vec<_>>())
-    }
-
-    fn with_signals(chunks: &[Option<&[u8]>]) -> Chunks {
-        Chunks {
-            chunks: chunks.iter().rev().map(|c| c.map(<[u8]>::to_vec)).collect(),
-        }
-    }
-}
-
-impl Read for Chunks {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(chunk) = self.chunks.last_mut() else {
-            return Ok(0);
-        };
-        let Some(bytes) = chunk else {
-            self.chunks.pop();
-            return Err(io::Error::new(ErrorKind::Interrupted, "a signal"));
-        };
-        let n = buf.len().min(bytes.len());
-        buf[..n].copy_from_slice(&bytes[..n]);
-        bytes.drain(..n);
-        if bytes.is_empty() {
-            self.chunks.pop();
-        }
-        Ok(n)
-    }
-}
-
 fn check_read_line(read_line: ReadLine) -> Result<(), String> {
-    // The lines read from `chunks`, in order, until `want` has been compared; `explain` says
+    // The lines read from `reader`, in order, until `want` has been compared; `explain` says
     // what a wrong line most likely means.
-    let expect = |mut reader: Chunks,
+    let expect = |mut reader: Pieces,
                   want: &[Option<&str>],
                   case: &str,
                   explain: &dyn Fn(&Option<String>) -> String|
@@ -147,19 +110,19 @@ fn check_read_line(read_line: ReadLine) -> Result<(), String> {
     };
     let no_idea = |_: &Option<String>| "compare with the task".to_string();
     expect(
-        Chunks::new(&[b"hel", b"lo", b"\n"]),
+        Pieces::new(&[b"hel", b"lo", b"\n"]),
         &[Some("hello")],
         "a line split over three reads",
         &|_| "one read is not one line: keep reading until the \\n".into(),
     )?;
     expect(
-        Chunks::new(&[b"one\ntwo\n"]),
+        Pieces::new(&[b"one\ntwo\n"]),
         &[Some("one"), Some("two"), None],
         "two lines arriving in one read",
         &|_| "did you read past the first newline? the next call needs those bytes".into(),
     )?;
     expect(
-        Chunks::new(&[b"one\r\ntwo\r\n"]),
+        Pieces::new(&[b"one\r\ntwo\r\n"]),
         &[Some("one"), Some("two"), None],
         "two lines ending in \\r\\n",
         &|got| match got.as_deref() {
@@ -170,7 +133,7 @@ fn check_read_line(read_line: ReadLine) -> Result<(), String> {
         },
     )?;
     expect(
-        Chunks::new(&[b"x \n", b"\n", b"  y\t\n"]),
+        Pieces::new(&[b"x \n", b"\n", b"  y\t\n"]),
         &[Some("x "), Some(""), Some("  y\t"), None],
         "lines with spaces at either end, and an empty line",
         &|_| {
@@ -180,7 +143,7 @@ fn check_read_line(read_line: ReadLine) -> Result<(), String> {
         },
     )?;
     expect(
-        Chunks::new(&[b"a\rb\n", b"next\n"]),
+        Pieces::new(&[b"a\rb\n", b"next\n"]),
         &[Some("a\rb"), Some("next")],
         "a lone \\r inside the line \"a\\rb\\n\"",
         &|got| match got.as_deref() {
@@ -189,19 +152,19 @@ fn check_read_line(read_line: ReadLine) -> Result<(), String> {
         },
     )?;
     expect(
-        Chunks::with_signals(&[Some(b"ab"), None, Some(b"c\n")]),
+        Pieces::with_interruptions(&[Some(b"ab"), None, Some(b"c\n")]),
         &[Some("abc"), None],
         "a read interrupted by a signal in the middle of a line",
         &|_| "Interrupted means a signal came before any byte: read again, keep the line".into(),
     )?;
     expect(
-        Chunks::new(&[]),
+        Pieces::new(&[]),
         &[None],
         "a stream that ends at once",
         &no_idea,
     )?;
 
-    match read_line(&mut Chunks::new(&[b"abc"])) {
+    match read_line(&mut Pieces::new(&[b"abc"])) {
         Err(e) if e.kind() == ErrorKind::UnexpectedEof => {}
         other => {
             return Err(format!(
@@ -210,7 +173,7 @@ fn check_read_line(read_line: ReadLine) -> Result<(), String> {
             ));
         }
     }
-    match read_line(&mut Chunks::new(&[b"\xff\xfe\n"])) {
+    match read_line(&mut Pieces::new(&[b"\xff\xfe\n"])) {
         Err(e) if e.kind() == ErrorKind::InvalidData => {}
         other => {
             return Err(format!(
