@@ -9,13 +9,13 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
 use lesson_04::frame::{Header, Kind};
 use lesson_04::{exercises, solutions};
 use test_support::exercise::{Exercise, Wrong};
+use test_support::{Pieces, connected_pair};
 
 test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3, EXERCISE_4, EXERCISE_5);
 
@@ -242,59 +242,6 @@ fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     (result, LARGEST.with(Cell::get))
 }
 
-/// A reader that hands out its bytes in the pieces given, one piece (or less) per read, and
-/// can fail a read with `Interrupted` (a signal) where a piece is `None`. It counts the bytes
-/// taken, so a check can see that nothing was read past a point.
-struct Pieces {
-    pieces: Vec<Option<Vec<u8>>>,
-    taken: usize,
-}
-
-impl Pieces {
-    fn new(pieces: &[Option<&[u8]>]) -> Pieces {
-        Pieces {
-            pieces: pieces.iter().rev().map(|p| p.map(<[u8]>::to_vec)).collect(),
-            taken: 0,
-        }
-    }
-
-    fn bytes(bytes: &[u8]) -> Pieces {
-        Pieces::new(&[Some(bytes)])
-    }
-}
-
-impl Read for Pieces {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(piece) = self.pieces.last_mut() else {
-            return Ok(0);
-        };
-        let Some(bytes) = piece else {
-            self.pieces.pop();
-            return Err(io::Error::new(ErrorKind::Interrupted, "a signal"));
-        };
-        let n = buf.len().min(bytes.len());
-        buf[..n].copy_from_slice(&bytes[..n]);
-        bytes.drain(..n);
-        if bytes.is_empty() {
-            self.pieces.pop();
-        }
-        self.taken += n;
-        Ok(n)
-    }
-}
-
-/// A connected pair of sockets on 127.0.0.1.
-fn socket_pair() -> Result<(TcpStream, TcpStream), String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let writer = TcpStream::connect(listener.local_addr().unwrap()).map_err(|e| e.to_string())?;
-    let (reader, _) = listener.accept().map_err(|e| e.to_string())?;
-    reader
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    writer.set_nodelay(true).unwrap();
-    Ok((writer, reader))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Exercise 1: encode a frame header.
 
@@ -344,7 +291,8 @@ type ReadExact = fn(&mut dyn Read, &mut [u8]) -> io::Result<()>;
 
 fn check_read_exact(read_exact: ReadExact) -> Result<(), String> {
     // Six bytes arriving 1, 2 and 3 at a time, with a signal in between, and more behind.
-    let mut reader = Pieces::new(&[Some(b"h"), None, Some(b"el"), Some(b"lo!"), Some(b"next")]);
+    let mut reader =
+        Pieces::with_interruptions(&[Some(b"h"), None, Some(b"el"), Some(b"lo!"), Some(b"next")]);
     let mut buf = [0u8; 6];
     read_exact(&mut reader, &mut buf).map_err(|e| {
         if e.kind() == ErrorKind::Interrupted {
@@ -367,10 +315,10 @@ fn check_read_exact(read_exact: ReadExact) -> Result<(), String> {
             String::from_utf8_lossy(&buf)
         ));
     }
-    if reader.taken != 6 {
+    if reader.taken() != 6 {
         return Err(format!(
             "it took {} bytes from the stream for a buffer of 6: the next frame lost some",
-            reader.taken
+            reader.taken()
         ));
     }
 
@@ -387,7 +335,7 @@ fn check_read_exact(read_exact: ReadExact) -> Result<(), String> {
         .map_err(|e| format!("an empty buffer needs no bytes, but got error {e}"))?;
 
     // Over a real connection, written in two pieces some time apart.
-    let (mut writer, mut reader) = socket_pair()?;
+    let (mut writer, mut reader) = connected_pair().map_err(|e| e.to_string())?;
     let sender = thread::spawn(move || {
         writer.write_all(&[1; 3000]).unwrap();
         thread::sleep(Duration::from_millis(50));
@@ -445,7 +393,7 @@ fn check_read_frame(read: ReadFrame) -> Result<(), String> {
 
     // One frame split into pieces of 1, 4 and the rest, with a signal in between.
     let bytes = frame(3, b"split");
-    let mut reader = Pieces::new(&[
+    let mut reader = Pieces::with_interruptions(&[
         Some(&bytes[..1]),
         None,
         Some(&bytes[1..5]),
@@ -543,16 +491,16 @@ fn check_read_frame(read: ReadFrame) -> Result<(), String> {
             ));
         }
     }
-    if reader.taken != 6 {
+    if reader.taken() != 6 {
         return Err(format!(
             "after refusing a length over the limit, it had read {} bytes: did you read before \
              checking? read only the 6 of the header",
-            reader.taken
+            reader.taken()
         ));
     }
 
     // Over a real connection: header and payload written separately, read as one frame.
-    let (mut writer, mut reader) = socket_pair()?;
+    let (mut writer, mut reader) = connected_pair().map_err(|e| e.to_string())?;
     let bytes = frame(4, &[9; 5000]);
     writer.write_all(&bytes[..6]).map_err(|e| e.to_string())?;
     writer.write_all(&bytes[6..]).map_err(|e| e.to_string())?;
@@ -852,7 +800,7 @@ fn check_write_frame_vectored(write: WriteVectored) -> Result<(), String> {
     }
 
     // Over a real socket, read back by our read_frame.
-    let (mut writer, mut reader) = socket_pair()?;
+    let (mut writer, mut reader) = connected_pair().map_err(|e| e.to_string())?;
     let sent = payload[..200_000].to_vec();
     let sender = thread::spawn(move || write(&mut writer, 9, &sent));
     match solutions::read_frame(&mut reader, 1 << 20) {
