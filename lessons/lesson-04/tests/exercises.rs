@@ -66,17 +66,17 @@ const EXERCISE_2: Exercise<ReadExact> = Exercise {
     wrong: &[
         Wrong {
             does: "reads once",
-            answer: |mut r, buf| wrong::read_once(&mut r, buf),
+            answer: wrong::read_once,
             rejected_with: "one read may return fewer bytes than asked for",
         },
         Wrong {
             does: "gives up on Interrupted",
-            answer: |mut r, buf| wrong::read_exact_not_retrying(&mut r, buf),
+            answer: wrong::read_exact_not_retrying,
             rejected_with: "Interrupted means a signal came before any byte",
         },
         Wrong {
             does: "reads each time into the start of the buffer",
-            answer: |mut r, buf| wrong::read_exact_restarting(&mut r, buf),
+            answer: wrong::read_exact_restarting,
             rejected_with: "read into the part not yet filled",
         },
     ],
@@ -101,27 +101,27 @@ const EXERCISE_3: Exercise<ReadFrame> = Exercise {
     wrong: &[
         Wrong {
             does: "reads the payload, then checks the length",
-            answer: |mut r, max| wrong::read_frame_reading_then_checking(&mut r, max),
+            answer: wrong::read_frame_reading_then_checking,
             rejected_with: "a stream ending inside the payload",
         },
         Wrong {
             does: "reads header and payload with one read each",
-            answer: |mut r, max| wrong::read_frame_one_read(&mut r, max),
+            answer: wrong::read_frame_one_read,
             rejected_with: "a frame split across reads",
         },
         Wrong {
             does: "never checks the magic byte",
-            answer: |mut r, max| wrong::read_frame_without_magic(&mut r, max),
+            answer: wrong::read_frame_without_magic,
             rejected_with: "did you check the magic byte?",
         },
         Wrong {
             does: "allocates the announced length before checking it",
-            answer: |mut r, max| wrong::read_frame_allocating_first(&mut r, max),
+            answer: wrong::read_frame_allocating_first,
             rejected_with: "before comparing the length with max_len?",
         },
         Wrong {
             does: "refuses a length equal to max_len",
-            answer: |mut r, max| wrong::read_frame_refusing_max(&mut r, max),
+            answer: wrong::read_frame_refusing_max,
             rejected_with: "a payload of exactly max_len bytes was refused",
         },
     ],
@@ -630,22 +630,22 @@ const EXERCISE_5: Exercise<WriteVectored> = Exercise {
     wrong: &[
         Wrong {
             does: "writes the header and the payload with two write_all calls",
-            answer: |mut w, t, p| wrong::frame_in_two_writes(&mut w, t, p),
+            answer: wrong::frame_in_two_writes,
             rejected_with: "write-write-read",
         },
         Wrong {
             does: "copies the frame into one buffer and writes that",
-            answer: |mut w, t, p| wrong::frame_copied(&mut w, t, p),
+            answer: wrong::frame_copied,
             rejected_with: "did you copy the payload",
         },
         Wrong {
             does: "makes one vectored write and trusts it to send everything",
-            answer: |mut w, t, p| wrong::frame_one_vectored_write(&mut w, t, p),
+            answer: wrong::frame_one_vectored_write,
             rejected_with: "a vectored write may send only part",
         },
         Wrong {
             does: "loops, but restarts from the header after a partial write",
-            answer: |mut w, t, p| wrong::frame_restarting(&mut w, t, p),
+            answer: wrong::frame_restarting,
             rejected_with: "drop exactly the bytes sent",
         },
     ],
@@ -837,12 +837,12 @@ mod wrong {
     }
 
     /// One read, trusting it to fill the buffer: true on loopback for small writes, often.
-    pub fn read_once(from: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
+    pub fn read_once(from: &mut dyn Read, buf: &mut [u8]) -> io::Result<()> {
         from.read(buf).map(|_| ())
     }
 
     /// Loops, but gives up on the first Interrupted instead of reading again.
-    pub fn read_exact_not_retrying(from: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
+    pub fn read_exact_not_retrying(from: &mut dyn Read, buf: &mut [u8]) -> io::Result<()> {
         let mut filled = 0;
         while filled < buf.len() {
             match from.read(&mut buf[filled..])? {
@@ -854,7 +854,7 @@ mod wrong {
     }
 
     /// Loops, but reads each time into the start of the buffer, overwriting what came before.
-    pub fn read_exact_restarting(from: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
+    pub fn read_exact_restarting(from: &mut dyn Read, buf: &mut [u8]) -> io::Result<()> {
         let (len, mut filled) = (buf.len(), 0);
         while filled < len {
             match from.read(&mut buf[..len - filled]) {
@@ -870,7 +870,7 @@ mod wrong {
     /// Reads the payload first and checks the length afterwards: the stranger's length has
     /// already decided how much memory was allocated and how much was read.
     pub fn read_frame_reading_then_checking(
-        from: &mut impl Read,
+        from: &mut dyn Read,
         max_len: u32,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
@@ -892,7 +892,7 @@ mod wrong {
 
     /// One read for the header and one for the payload: right only when nothing is split.
     pub fn read_frame_one_read(
-        from: &mut impl Read,
+        from: &mut dyn Read,
         max_len: u32,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
@@ -914,7 +914,7 @@ mod wrong {
 
     /// Checks everything but the magic byte.
     pub fn read_frame_without_magic(
-        from: &mut impl Read,
+        from: &mut dyn Read,
         max_len: u32,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
@@ -932,7 +932,7 @@ mod wrong {
 
     /// Makes room for the announced payload, then checks the length.
     pub fn read_frame_allocating_first(
-        from: &mut impl Read,
+        from: &mut dyn Read,
         max_len: u32,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
@@ -954,7 +954,7 @@ mod wrong {
 
     /// Refuses a length equal to the limit.
     pub fn read_frame_refusing_max(
-        from: &mut impl Read,
+        from: &mut dyn Read,
         max_len: u32,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
@@ -974,7 +974,7 @@ mod wrong {
     }
 
     /// The first byte alone (0: a clean close), then the rest of the header; 0 or 6.
-    fn read_first(from: &mut impl Read, header: &mut [u8; 6]) -> io::Result<usize> {
+    fn read_first(from: &mut dyn Read, header: &mut [u8; 6]) -> io::Result<usize> {
         loop {
             match from.read(&mut header[..1]) {
                 Ok(0) => return Ok(0),
@@ -1028,27 +1028,27 @@ mod wrong {
     }
 
     /// Header, then payload: two writes, two segments for a small frame.
-    pub fn frame_in_two_writes(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+    pub fn frame_in_two_writes(to: &mut dyn Write, t: u8, payload: &[u8]) -> io::Result<()> {
         to.write_all(&header(t, payload))?;
         to.write_all(payload)
     }
 
     /// One buffer with everything: one write, but the payload is copied every time.
-    pub fn frame_copied(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+    pub fn frame_copied(to: &mut dyn Write, t: u8, payload: &[u8]) -> io::Result<()> {
         let mut bytes = header(t, payload).to_vec();
         bytes.extend_from_slice(payload);
         to.write_all(&bytes)
     }
 
     /// One vectored write, its count ignored.
-    pub fn frame_one_vectored_write(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+    pub fn frame_one_vectored_write(to: &mut dyn Write, t: u8, payload: &[u8]) -> io::Result<()> {
         let header = header(t, payload);
         to.write_vectored(&[IoSlice::new(&header), IoSlice::new(payload)])
             .map(drop)
     }
 
     /// Loops on the count, but sends both slices from their start again each time.
-    pub fn frame_restarting(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+    pub fn frame_restarting(to: &mut dyn Write, t: u8, payload: &[u8]) -> io::Result<()> {
         let header = header(t, payload);
         let (total, mut sent) = (header.len() + payload.len(), 0);
         while sent < total {
