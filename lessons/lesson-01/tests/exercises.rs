@@ -8,19 +8,16 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson_01::solutions::Ending;
 use lesson_01::{exercises, solutions};
 use socket2::{Domain, Socket, Type};
-use test_support::exercise::{self, Exercise, Runnable, Wrong, spawn_checked, thread_count};
+use test_support::Pieces;
+use test_support::exercise::{Exercise, Wrong, spawn_checked, thread_count};
 
-fn main() -> ExitCode {
-    let all: [&dyn Runnable; 4] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3, &EXERCISE_4];
-    exercise::main("lesson-01", env!("CARGO_MANIFEST_DIR"), &all)
-}
+test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3, EXERCISE_4);
 
 // ---------------------------------------------------------------------------------------------
 // Exercise 1: read one line across several reads.
@@ -47,84 +44,46 @@ const EXERCISE_1: Exercise<ReadLine> = Exercise {
     wrong: &[
         Wrong {
             does: "reads once, as the original server does",
-            answer: |mut r| wrong::read_line_one_read(&mut r),
+            answer: wrong::read_line_one_read,
             rejected_with: "one read is not one line",
         },
         Wrong {
             does: "reads through a fresh BufReader, losing what it read ahead",
-            answer: |mut r| wrong::read_line_buffered_and_lost(&mut r),
+            answer: wrong::read_line_buffered_and_lost,
             rejected_with: "did you read past the first newline?",
         },
         Wrong {
             does: "trims trailing spaces",
-            answer: |mut r| wrong::read_line_trimmed(&mut r),
+            answer: wrong::read_line_trimmed,
             rejected_with: "did you trim the line?",
         },
         Wrong {
             does: "ends the line at \\r, leaving its \\n for the next call",
-            answer: |mut r| wrong::read_line_ending_at_cr(&mut r),
+            answer: wrong::read_line_ending_at_cr,
             rejected_with: "did you end the line at \\r",
         },
         Wrong {
             does: "takes any \\r for the end of the line and swallows the byte after it",
-            answer: |mut r| wrong::read_line_cr_and_one_more(&mut r),
+            answer: wrong::read_line_cr_and_one_more,
             rejected_with: "did you take a lone \\r inside the line for its end?",
         },
         Wrong {
             does: "drops every \\r",
-            answer: |mut r| wrong::read_line_dropping_every_cr(&mut r),
+            answer: wrong::read_line_dropping_every_cr,
             rejected_with: "did you drop every \\r?",
         },
         Wrong {
             does: "does not retry a read that failed with Interrupted",
-            answer: |mut r| wrong::read_line_not_retrying(&mut r),
+            answer: wrong::read_line_not_retrying,
             rejected_with: "Interrupted means",
         },
     ],
 };
 
-/// A reader that hands out its bytes in the pieces given, never more than one piece per read,
-/// the way a socket hands out bytes as they happen to arrive. A `None` piece is a read that
-/// fails with `Interrupted` (a signal arrived before any byte).
-struct Chunks {
-    chunks: Vec<Option<Vec<u8>>>,
-}
-
-impl Chunks {
-    fn new(chunks: &[&[u8]]) -> Chunks {
-        Chunks::with_signals(&chunks.iter().map(|c| Some(*c)).collect::<Vec<_>>())
-    }
-
-    fn with_signals(chunks: &[Option<&[u8]>]) -> Chunks {
-        Chunks {
-            chunks: chunks.iter().rev().map(|c| c.map(<[u8]>::to_vec)).collect(),
-        }
-    }
-}
-
-impl Read for Chunks {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(chunk) = self.chunks.last_mut() else {
-            return Ok(0);
-        };
-        let Some(bytes) = chunk else {
-            self.chunks.pop();
-            return Err(io::Error::new(ErrorKind::Interrupted, "a signal"));
-        };
-        let n = buf.len().min(bytes.len());
-        buf[..n].copy_from_slice(&bytes[..n]);
-        bytes.drain(..n);
-        if bytes.is_empty() {
-            self.chunks.pop();
-        }
-        Ok(n)
-    }
-}
-
 fn check_read_line(read_line: ReadLine) -> Result<(), String> {
-    // The lines read from `chunks`, in order, until `want` has been compared; `explain` says
+    // The lines read from `reader`, in order, until `want` has been compared; `explain` says
     // what a wrong line most likely means.
-    let expect = |mut reader: Chunks,
+    let expect = |mut reader: Pieces,
                   want: &[Option<&str>],
                   case: &str,
                   explain: &dyn Fn(&Option<String>) -> String|
@@ -151,19 +110,19 @@ fn check_read_line(read_line: ReadLine) -> Result<(), String> {
     };
     let no_idea = |_: &Option<String>| "compare with the task".to_string();
     expect(
-        Chunks::new(&[b"hel", b"lo", b"\n"]),
+        Pieces::new(&[b"hel", b"lo", b"\n"]),
         &[Some("hello")],
         "a line split over three reads",
         &|_| "one read is not one line: keep reading until the \\n".into(),
     )?;
     expect(
-        Chunks::new(&[b"one\ntwo\n"]),
+        Pieces::new(&[b"one\ntwo\n"]),
         &[Some("one"), Some("two"), None],
         "two lines arriving in one read",
         &|_| "did you read past the first newline? the next call needs those bytes".into(),
     )?;
     expect(
-        Chunks::new(&[b"one\r\ntwo\r\n"]),
+        Pieces::new(&[b"one\r\ntwo\r\n"]),
         &[Some("one"), Some("two"), None],
         "two lines ending in \\r\\n",
         &|got| match got.as_deref() {
@@ -174,7 +133,7 @@ fn check_read_line(read_line: ReadLine) -> Result<(), String> {
         },
     )?;
     expect(
-        Chunks::new(&[b"x \n", b"\n", b"  y\t\n"]),
+        Pieces::new(&[b"x \n", b"\n", b"  y\t\n"]),
         &[Some("x "), Some(""), Some("  y\t"), None],
         "lines with spaces at either end, and an empty line",
         &|_| {
@@ -184,7 +143,7 @@ fn check_read_line(read_line: ReadLine) -> Result<(), String> {
         },
     )?;
     expect(
-        Chunks::new(&[b"a\rb\n", b"next\n"]),
+        Pieces::new(&[b"a\rb\n", b"next\n"]),
         &[Some("a\rb"), Some("next")],
         "a lone \\r inside the line \"a\\rb\\n\"",
         &|got| match got.as_deref() {
@@ -193,19 +152,19 @@ fn check_read_line(read_line: ReadLine) -> Result<(), String> {
         },
     )?;
     expect(
-        Chunks::with_signals(&[Some(b"ab"), None, Some(b"c\n")]),
+        Pieces::with_interruptions(&[Some(b"ab"), None, Some(b"c\n")]),
         &[Some("abc"), None],
         "a read interrupted by a signal in the middle of a line",
         &|_| "Interrupted means a signal came before any byte: read again, keep the line".into(),
     )?;
     expect(
-        Chunks::new(&[]),
+        Pieces::new(&[]),
         &[None],
         "a stream that ends at once",
         &no_idea,
     )?;
 
-    match read_line(&mut Chunks::new(&[b"abc"])) {
+    match read_line(&mut Pieces::new(&[b"abc"])) {
         Err(e) if e.kind() == ErrorKind::UnexpectedEof => {}
         other => {
             return Err(format!(
@@ -214,7 +173,7 @@ fn check_read_line(read_line: ReadLine) -> Result<(), String> {
             ));
         }
     }
-    match read_line(&mut Chunks::new(&[b"\xff\xfe\n"])) {
+    match read_line(&mut Pieces::new(&[b"\xff\xfe\n"])) {
         Err(e) if e.kind() == ErrorKind::InvalidData => {}
         other => {
             return Err(format!(
@@ -589,7 +548,7 @@ mod wrong {
     use std::time::Duration;
 
     /// One read, as the original Python server does: a line split over reads comes back cut.
-    pub fn read_line_one_read(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_one_read(reader: &mut dyn Read) -> io::Result<Option<String>> {
         let mut buf = [0u8; 1024];
         let n = reader.read(&mut buf)?;
         if n == 0 {
@@ -600,7 +559,7 @@ mod wrong {
     }
 
     /// A fresh BufReader per call reads ahead, and what it read past the newline is lost.
-    pub fn read_line_buffered_and_lost(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_buffered_and_lost(reader: &mut dyn Read) -> io::Result<Option<String>> {
         let mut line = String::new();
         if BufReader::new(reader).read_line(&mut line)? == 0 {
             return Ok(None);
@@ -611,7 +570,7 @@ mod wrong {
     /// Byte by byte, `stop` decides where a line ends and `keep` which bytes stay; every other
     /// detail as in our answer.
     fn bytewise(
-        reader: &mut impl Read,
+        reader: &mut dyn Read,
         retry: bool,
         mut stop: impl FnMut(&mut dyn Read, u8) -> bool,
         keep: impl Fn(u8) -> bool,
@@ -647,13 +606,13 @@ mod wrong {
     }
 
     /// Trims the line: the client's spaces are lost.
-    pub fn read_line_trimmed(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_trimmed(reader: &mut dyn Read) -> io::Result<Option<String>> {
         let line = bytewise(reader, true, |_, b| b == b'\n', |_| true)?;
         Ok(text(line)?.map(|l| l.trim_end().to_string()))
     }
 
     /// Ends a line at `\r` or `\n`: after `a\r\n` the next call finds an empty line.
-    pub fn read_line_ending_at_cr(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_ending_at_cr(reader: &mut dyn Read) -> io::Result<Option<String>> {
         text(bytewise(
             reader,
             true,
@@ -663,7 +622,7 @@ mod wrong {
     }
 
     /// Ends a line at any `\r` and swallows the next byte, taking it for the `\n`.
-    pub fn read_line_cr_and_one_more(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_cr_and_one_more(reader: &mut dyn Read) -> io::Result<Option<String>> {
         let stop = |r: &mut dyn Read, b: u8| {
             if b == b'\r' {
                 let _ = r.read(&mut [0u8; 1]);
@@ -674,12 +633,12 @@ mod wrong {
     }
 
     /// Drops every `\r`, not only the one before `\n`.
-    pub fn read_line_dropping_every_cr(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_dropping_every_cr(reader: &mut dyn Read) -> io::Result<Option<String>> {
         text(bytewise(reader, true, |_, b| b == b'\n', |b| b != b'\r')?)
     }
 
     /// Takes `Interrupted` for a real error.
-    pub fn read_line_not_retrying(reader: &mut impl Read) -> io::Result<Option<String>> {
+    pub fn read_line_not_retrying(reader: &mut dyn Read) -> io::Result<Option<String>> {
         text(strip_cr(bytewise(
             reader,
             false,

@@ -8,18 +8,15 @@
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson_02::{exercises, solutions};
-use test_support::exercise::{self, Exercise, Runnable, Wrong, spawn_checked};
+use test_support::Pieces;
+use test_support::exercise::{Exercise, Wrong, spawn_checked};
 
-fn main() -> ExitCode {
-    let all: [&dyn Runnable; 4] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3, &EXERCISE_4];
-    exercise::main("lesson-02", env!("CARGO_MANIFEST_DIR"), &all)
-}
+test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3, EXERCISE_4);
 
 const EXERCISE_1: Exercise<ReadLimited> = Exercise {
     number: 1,
@@ -215,72 +212,12 @@ fn read_until_end(client: &TcpStream) -> Result<Vec<u8>, (Vec<u8>, io::Error)> {
 // ---------------------------------------------------------------------------------------------
 // Exercise 1: read a line with a length limit.
 
-/// A buffered reader that hands out its bytes in the chunks given, the way a socket hands out
-/// bytes as they happen to arrive, and counts how many bytes were consumed.
-struct Chunks {
-    chunks: Vec<Vec<u8>>,
-    /// After the chunks: this many more bytes of `a`, 4096 at a time, and no newline.
-    endless: usize,
-    consumed: usize,
-    spare: Vec<u8>,
-}
-
-impl Chunks {
-    fn new(chunks: &[&[u8]]) -> Chunks {
-        Chunks {
-            chunks: chunks.iter().rev().map(|c| c.to_vec()).collect(),
-            endless: 0,
-            consumed: 0,
-            spare: Vec::new(),
-        }
-    }
-
-    /// A line that never ends (well: 8 MiB of `a`, then the end of the stream).
-    fn endless() -> Chunks {
-        Chunks {
-            endless: 8 << 20,
-            ..Chunks::new(&[])
-        }
-    }
-}
-
-impl Read for Chunks {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = buf.len().min(available.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for Chunks {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.chunks.is_empty() && self.endless > 0 {
-            let n = self.endless.min(4096);
-            self.endless -= n;
-            self.chunks.push(vec![b'a'; n]);
-        }
-        Ok(self.chunks.last().map(Vec::as_slice).unwrap_or(&self.spare))
-    }
-
-    fn consume(&mut self, n: usize) {
-        if let Some(chunk) = self.chunks.last_mut() {
-            chunk.drain(..n.min(chunk.len()));
-            if chunk.is_empty() {
-                self.chunks.pop();
-            }
-            self.consumed += n;
-        }
-    }
-}
-
 type ReadLimited = fn(&mut dyn BufRead, usize) -> io::Result<Option<Vec<u8>>>;
 
 fn check_read_line_limited(read: ReadLimited) -> Result<(), String> {
     let text = |line: &Option<Vec<u8>>| line.as_ref().map(|l| String::from_utf8_lossy(l).into());
     let expect = |chunks: &[&[u8]], max: usize, want: &[Option<&str>], case: &str| {
-        let mut reader = Chunks::new(chunks);
+        let mut reader = Pieces::new(chunks);
         for expected in want {
             let got = read(&mut reader, max).map_err(|e| format!("{case}: error {e}"))?;
             let got: Option<String> = text(&got);
@@ -290,11 +227,11 @@ fn check_read_line_limited(read: ReadLimited) -> Result<(), String> {
         }
         Ok::<(), String>(())
     };
-    let expect_error = |mut reader: Chunks, max: usize, kind: ErrorKind, case: &str| match read(
+    let expect_error = |mut reader: Pieces, max: usize, kind: ErrorKind, case: &str| match read(
         &mut reader,
         max,
     ) {
-        Err(e) if e.kind() == kind => Ok(reader.consumed),
+        Err(e) if e.kind() == kind => Ok(reader.taken()),
         Err(e) => Err(format!(
             "{case}: expected an error of kind {kind:?}, got {e:?}"
         )),
@@ -318,19 +255,19 @@ fn check_read_line_limited(read: ReadLimited) -> Result<(), String> {
         "lines of exactly max = 16 bytes (a line may be as long as max)",
     )?;
     expect_error(
-        Chunks::new(&[sixteen, b"X\n"]),
+        Pieces::new(&[sixteen, b"X\n"]),
         16,
         ErrorKind::InvalidData,
         "a line of 17 bytes with max = 16",
     )?;
     expect_error(
-        Chunks::new(&[b"abc"]),
+        Pieces::new(&[b"abc"]),
         16,
         ErrorKind::UnexpectedEof,
         "a stream that ends in the middle of a line",
     )?;
     let consumed = expect_error(
-        Chunks::endless(),
+        Pieces::new(&[]).then_endless(8 << 20, b'a'),
         16,
         ErrorKind::InvalidData,
         "a line with no newline in 8 MiB, max = 16",

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use checker::{Lesson, Options, Target};
+use checker::{Lesson, Options};
 use test_support::Server;
 
 #[test]
@@ -17,9 +17,5 @@ fn the_server_passes_every_check_of_the_checker() {
         min_rate: Some(16 << 10),
         ..Options::default()
     };
-    // With the PID, the half-close check also measures that the server does not spin.
-    let target = Target::running_with_pid(server.addr(), server.pid());
-    let report = checker::check(Lesson::L03, &target, &options);
-    println!("{report}");
-    report.assert_all_passed();
+    checker::assert_running_server_passes(Lesson::L03, server.addr(), server.pid(), &options);
 }

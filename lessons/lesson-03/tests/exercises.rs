@@ -8,7 +8,6 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
@@ -19,18 +18,9 @@ use lesson_03::{exercises, solutions};
 use rand::RngExt;
 use rand::rngs::StdRng;
 use socket2::{Domain, Socket, Type};
-use test_support::exercise::{self, Exercise, Runnable, Wrong};
+use test_support::exercise::{Exercise, Wrong};
 
-fn main() -> ExitCode {
-    let all: [&dyn Runnable; 5] = [
-        &EXERCISE_1,
-        &EXERCISE_2,
-        &EXERCISE_3,
-        &EXERCISE_4,
-        &EXERCISE_5,
-    ];
-    exercise::main("lesson-03", env!("CARGO_MANIFEST_DIR"), &all)
-}
+test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3, EXERCISE_4, EXERCISE_5);
 
 const EXERCISE_1: Exercise<StartWorkers> = Exercise {
     number: 1,
@@ -718,6 +708,22 @@ mod wrong {
         handles
     }
 
+    /// `count` threads, each running `work` with its own clone of the queue and of `serve`: a
+    /// pool of the right size, whose workers differ in how they take from the queue.
+    fn workers(
+        count: usize,
+        queue: &Receiver<TcpStream>,
+        serve: &Serve,
+        work: fn(Receiver<TcpStream>, Serve),
+    ) -> Vec<JoinHandle<()>> {
+        (0..count)
+            .map(|_| {
+                let (queue, serve) = (queue.clone(), Arc::clone(serve));
+                thread::spawn(move || work(queue, serve))
+            })
+            .collect()
+    }
+
     /// Polls the queue with a timeout and never notices that it is closed: the workers end
     /// only after their thousand polls, long after the queue is gone.
     pub fn workers_that_keep_polling(
@@ -725,20 +731,15 @@ mod wrong {
         queue: Receiver<TcpStream>,
         serve: Serve,
     ) -> Vec<JoinHandle<()>> {
-        (0..count)
-            .map(|_| {
-                let (queue, serve) = (queue.clone(), Arc::clone(&serve));
-                thread::spawn(move || {
-                    for _ in 0..1000 {
-                        match queue.try_recv() {
-                            Ok(stream) => serve(stream),
-                            // Empty or closed, it cannot tell: wait and look again.
-                            Err(_) => thread::sleep(Duration::from_millis(10)),
-                        }
-                    }
-                })
-            })
-            .collect()
+        workers(count, &queue, &serve, |queue, serve| {
+            for _ in 0..1000 {
+                match queue.try_recv() {
+                    Ok(stream) => serve(stream),
+                    // Empty or closed, it cannot tell: wait and look again.
+                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        })
     }
 
     /// Takes with try_iter: ends as soon as the queue is empty for a moment.
@@ -747,12 +748,9 @@ mod wrong {
         queue: Receiver<TcpStream>,
         serve: Serve,
     ) -> Vec<JoinHandle<()>> {
-        (0..count)
-            .map(|_| {
-                let (queue, serve) = (queue.clone(), Arc::clone(&serve));
-                thread::spawn(move || queue.try_iter().for_each(|s| serve(s)))
-            })
-            .collect()
+        workers(count, &queue, &serve, |queue, serve| {
+            queue.try_iter().for_each(|s| serve(s))
+        })
     }
 
     /// Takes with recv_timeout: ends after a second without work.
@@ -761,16 +759,11 @@ mod wrong {
         queue: Receiver<TcpStream>,
         serve: Serve,
     ) -> Vec<JoinHandle<()>> {
-        (0..count)
-            .map(|_| {
-                let (queue, serve) = (queue.clone(), Arc::clone(&serve));
-                thread::spawn(move || {
-                    while let Ok(stream) = queue.recv_timeout(Duration::from_secs(1)) {
-                        serve(stream);
-                    }
-                })
-            })
-            .collect()
+        workers(count, &queue, &serve, |queue, serve| {
+            while let Ok(stream) = queue.recv_timeout(Duration::from_secs(1)) {
+                serve(stream);
+            }
+        })
     }
 
     /// Waits up to half a second for room: the acceptor stalls under load.

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use checker::{Lesson, Options, Target};
+use checker::{Lesson, Options};
 use common::{Scratch, names_in};
 use test_support::Server;
 
@@ -34,10 +34,7 @@ fn the_server_passes_every_check_of_the_checker() {
         min_rate: Some(16 << 10),
         ..Options::default()
     };
-    let target = Target::running_with_pid(server.addr(), server.pid());
-    let report = checker::check(Lesson::L04, &target, &options);
-    println!("{report}");
-    report.assert_all_passed();
+    checker::assert_running_server_passes(Lesson::L04, server.addr(), server.pid(), &options);
 
     // Every upload the checker cut short, refused or reset is gone: not one temporary file.
     drop(server);

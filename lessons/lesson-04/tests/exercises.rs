@@ -9,25 +9,15 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
 use lesson_04::frame::{Header, Kind};
 use lesson_04::{exercises, solutions};
-use test_support::exercise::{self, Exercise, Runnable, Wrong};
+use test_support::exercise::{Exercise, Wrong};
+use test_support::{Pieces, connected_pair};
 
-fn main() -> ExitCode {
-    let all: [&dyn Runnable; 5] = [
-        &EXERCISE_1,
-        &EXERCISE_2,
-        &EXERCISE_3,
-        &EXERCISE_4,
-        &EXERCISE_5,
-    ];
-    exercise::main("lesson-04", env!("CARGO_MANIFEST_DIR"), &all)
-}
+test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3, EXERCISE_4, EXERCISE_5);
 
 const EXERCISE_1: Exercise<EncodeHeader> = Exercise {
     number: 1,
@@ -76,17 +66,17 @@ const EXERCISE_2: Exercise<ReadExact> = Exercise {
     wrong: &[
         Wrong {
             does: "reads once",
-            answer: |mut r, buf| wrong::read_once(&mut r, buf),
+            answer: wrong::read_once,
             rejected_with: "one read may return fewer bytes than asked for",
         },
         Wrong {
             does: "gives up on Interrupted",
-            answer: |mut r, buf| wrong::read_exact_not_retrying(&mut r, buf),
+            answer: wrong::read_exact_not_retrying,
             rejected_with: "Interrupted means a signal came before any byte",
         },
         Wrong {
             does: "reads each time into the start of the buffer",
-            answer: |mut r, buf| wrong::read_exact_restarting(&mut r, buf),
+            answer: wrong::read_exact_restarting,
             rejected_with: "read into the part not yet filled",
         },
     ],
@@ -111,27 +101,27 @@ const EXERCISE_3: Exercise<ReadFrame> = Exercise {
     wrong: &[
         Wrong {
             does: "reads the payload, then checks the length",
-            answer: |mut r, max| wrong::read_frame_reading_then_checking(&mut r, max),
+            answer: wrong::read_frame_reading_then_checking,
             rejected_with: "a stream ending inside the payload",
         },
         Wrong {
             does: "reads header and payload with one read each",
-            answer: |mut r, max| wrong::read_frame_one_read(&mut r, max),
+            answer: wrong::read_frame_one_read,
             rejected_with: "a frame split across reads",
         },
         Wrong {
             does: "never checks the magic byte",
-            answer: |mut r, max| wrong::read_frame_without_magic(&mut r, max),
+            answer: wrong::read_frame_without_magic,
             rejected_with: "did you check the magic byte?",
         },
         Wrong {
             does: "allocates the announced length before checking it",
-            answer: |mut r, max| wrong::read_frame_allocating_first(&mut r, max),
+            answer: wrong::read_frame_allocating_first,
             rejected_with: "before comparing the length with max_len?",
         },
         Wrong {
             does: "refuses a length equal to max_len",
-            answer: |mut r, max| wrong::read_frame_refusing_max(&mut r, max),
+            answer: wrong::read_frame_refusing_max,
             rejected_with: "a payload of exactly max_len bytes was refused",
         },
     ],
@@ -252,59 +242,6 @@ fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     (result, LARGEST.with(Cell::get))
 }
 
-/// A reader that hands out its bytes in the pieces given, one piece (or less) per read, and
-/// can fail a read with `Interrupted` (a signal) where a piece is `None`. It counts the bytes
-/// taken, so a check can see that nothing was read past a point.
-struct Pieces {
-    pieces: Vec<Option<Vec<u8>>>,
-    taken: usize,
-}
-
-impl Pieces {
-    fn new(pieces: &[Option<&[u8]>]) -> Pieces {
-        Pieces {
-            pieces: pieces.iter().rev().map(|p| p.map(<[u8]>::to_vec)).collect(),
-            taken: 0,
-        }
-    }
-
-    fn bytes(bytes: &[u8]) -> Pieces {
-        Pieces::new(&[Some(bytes)])
-    }
-}
-
-impl Read for Pieces {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(piece) = self.pieces.last_mut() else {
-            return Ok(0);
-        };
-        let Some(bytes) = piece else {
-            self.pieces.pop();
-            return Err(io::Error::new(ErrorKind::Interrupted, "a signal"));
-        };
-        let n = buf.len().min(bytes.len());
-        buf[..n].copy_from_slice(&bytes[..n]);
-        bytes.drain(..n);
-        if bytes.is_empty() {
-            self.pieces.pop();
-        }
-        self.taken += n;
-        Ok(n)
-    }
-}
-
-/// A connected pair of sockets on 127.0.0.1.
-fn socket_pair() -> Result<(TcpStream, TcpStream), String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let writer = TcpStream::connect(listener.local_addr().unwrap()).map_err(|e| e.to_string())?;
-    let (reader, _) = listener.accept().map_err(|e| e.to_string())?;
-    reader
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    writer.set_nodelay(true).unwrap();
-    Ok((writer, reader))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Exercise 1: encode a frame header.
 
@@ -354,7 +291,8 @@ type ReadExact = fn(&mut dyn Read, &mut [u8]) -> io::Result<()>;
 
 fn check_read_exact(read_exact: ReadExact) -> Result<(), String> {
     // Six bytes arriving 1, 2 and 3 at a time, with a signal in between, and more behind.
-    let mut reader = Pieces::new(&[Some(b"h"), None, Some(b"el"), Some(b"lo!"), Some(b"next")]);
+    let mut reader =
+        Pieces::with_interruptions(&[Some(b"h"), None, Some(b"el"), Some(b"lo!"), Some(b"next")]);
     let mut buf = [0u8; 6];
     read_exact(&mut reader, &mut buf).map_err(|e| {
         if e.kind() == ErrorKind::Interrupted {
@@ -377,10 +315,10 @@ fn check_read_exact(read_exact: ReadExact) -> Result<(), String> {
             String::from_utf8_lossy(&buf)
         ));
     }
-    if reader.taken != 6 {
+    if reader.taken() != 6 {
         return Err(format!(
             "it took {} bytes from the stream for a buffer of 6: the next frame lost some",
-            reader.taken
+            reader.taken()
         ));
     }
 
@@ -397,7 +335,7 @@ fn check_read_exact(read_exact: ReadExact) -> Result<(), String> {
         .map_err(|e| format!("an empty buffer needs no bytes, but got error {e}"))?;
 
     // Over a real connection, written in two pieces some time apart.
-    let (mut writer, mut reader) = socket_pair()?;
+    let (mut writer, mut reader) = connected_pair().map_err(|e| e.to_string())?;
     let sender = thread::spawn(move || {
         writer.write_all(&[1; 3000]).unwrap();
         thread::sleep(Duration::from_millis(50));
@@ -455,7 +393,7 @@ fn check_read_frame(read: ReadFrame) -> Result<(), String> {
 
     // One frame split into pieces of 1, 4 and the rest, with a signal in between.
     let bytes = frame(3, b"split");
-    let mut reader = Pieces::new(&[
+    let mut reader = Pieces::with_interruptions(&[
         Some(&bytes[..1]),
         None,
         Some(&bytes[1..5]),
@@ -553,16 +491,16 @@ fn check_read_frame(read: ReadFrame) -> Result<(), String> {
             ));
         }
     }
-    if reader.taken != 6 {
+    if reader.taken() != 6 {
         return Err(format!(
             "after refusing a length over the limit, it had read {} bytes: did you read before \
              checking? read only the 6 of the header",
-            reader.taken
+            reader.taken()
         ));
     }
 
     // Over a real connection: header and payload written separately, read as one frame.
-    let (mut writer, mut reader) = socket_pair()?;
+    let (mut writer, mut reader) = connected_pair().map_err(|e| e.to_string())?;
     let bytes = frame(4, &[9; 5000]);
     writer.write_all(&bytes[..6]).map_err(|e| e.to_string())?;
     writer.write_all(&bytes[6..]).map_err(|e| e.to_string())?;
@@ -692,22 +630,22 @@ const EXERCISE_5: Exercise<WriteVectored> = Exercise {
     wrong: &[
         Wrong {
             does: "writes the header and the payload with two write_all calls",
-            answer: |mut w, t, p| wrong::frame_in_two_writes(&mut w, t, p),
+            answer: wrong::frame_in_two_writes,
             rejected_with: "write-write-read",
         },
         Wrong {
             does: "copies the frame into one buffer and writes that",
-            answer: |mut w, t, p| wrong::frame_copied(&mut w, t, p),
+            answer: wrong::frame_copied,
             rejected_with: "did you copy the payload",
         },
         Wrong {
             does: "makes one vectored write and trusts it to send everything",
-            answer: |mut w, t, p| wrong::frame_one_vectored_write(&mut w, t, p),
+            answer: wrong::frame_one_vectored_write,
             rejected_with: "a vectored write may send only part",
         },
         Wrong {
             does: "loops, but restarts from the header after a partial write",
-            answer: |mut w, t, p| wrong::frame_restarting(&mut w, t, p),
+            answer: wrong::frame_restarting,
             rejected_with: "drop exactly the bytes sent",
         },
     ],
@@ -862,7 +800,7 @@ fn check_write_frame_vectored(write: WriteVectored) -> Result<(), String> {
     }
 
     // Over a real socket, read back by our read_frame.
-    let (mut writer, mut reader) = socket_pair()?;
+    let (mut writer, mut reader) = connected_pair().map_err(|e| e.to_string())?;
     let sent = payload[..200_000].to_vec();
     let sender = thread::spawn(move || write(&mut writer, 9, &sent));
     match solutions::read_frame(&mut reader, 1 << 20) {
@@ -899,12 +837,12 @@ mod wrong {
     }
 
     /// One read, trusting it to fill the buffer: true on loopback for small writes, often.
-    pub fn read_once(from: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
+    pub fn read_once(from: &mut dyn Read, buf: &mut [u8]) -> io::Result<()> {
         from.read(buf).map(|_| ())
     }
 
     /// Loops, but gives up on the first Interrupted instead of reading again.
-    pub fn read_exact_not_retrying(from: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
+    pub fn read_exact_not_retrying(from: &mut dyn Read, buf: &mut [u8]) -> io::Result<()> {
         let mut filled = 0;
         while filled < buf.len() {
             match from.read(&mut buf[filled..])? {
@@ -916,7 +854,7 @@ mod wrong {
     }
 
     /// Loops, but reads each time into the start of the buffer, overwriting what came before.
-    pub fn read_exact_restarting(from: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
+    pub fn read_exact_restarting(from: &mut dyn Read, buf: &mut [u8]) -> io::Result<()> {
         let (len, mut filled) = (buf.len(), 0);
         while filled < len {
             match from.read(&mut buf[..len - filled]) {
@@ -932,7 +870,7 @@ mod wrong {
     /// Reads the payload first and checks the length afterwards: the stranger's length has
     /// already decided how much memory was allocated and how much was read.
     pub fn read_frame_reading_then_checking(
-        from: &mut impl Read,
+        from: &mut dyn Read,
         max_len: u32,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
@@ -954,7 +892,7 @@ mod wrong {
 
     /// One read for the header and one for the payload: right only when nothing is split.
     pub fn read_frame_one_read(
-        from: &mut impl Read,
+        from: &mut dyn Read,
         max_len: u32,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
@@ -976,7 +914,7 @@ mod wrong {
 
     /// Checks everything but the magic byte.
     pub fn read_frame_without_magic(
-        from: &mut impl Read,
+        from: &mut dyn Read,
         max_len: u32,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
@@ -994,7 +932,7 @@ mod wrong {
 
     /// Makes room for the announced payload, then checks the length.
     pub fn read_frame_allocating_first(
-        from: &mut impl Read,
+        from: &mut dyn Read,
         max_len: u32,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
@@ -1016,7 +954,7 @@ mod wrong {
 
     /// Refuses a length equal to the limit.
     pub fn read_frame_refusing_max(
-        from: &mut impl Read,
+        from: &mut dyn Read,
         max_len: u32,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
@@ -1036,7 +974,7 @@ mod wrong {
     }
 
     /// The first byte alone (0: a clean close), then the rest of the header; 0 or 6.
-    fn read_first(from: &mut impl Read, header: &mut [u8; 6]) -> io::Result<usize> {
+    fn read_first(from: &mut dyn Read, header: &mut [u8; 6]) -> io::Result<usize> {
         loop {
             match from.read(&mut header[..1]) {
                 Ok(0) => return Ok(0),
@@ -1090,27 +1028,27 @@ mod wrong {
     }
 
     /// Header, then payload: two writes, two segments for a small frame.
-    pub fn frame_in_two_writes(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+    pub fn frame_in_two_writes(to: &mut dyn Write, t: u8, payload: &[u8]) -> io::Result<()> {
         to.write_all(&header(t, payload))?;
         to.write_all(payload)
     }
 
     /// One buffer with everything: one write, but the payload is copied every time.
-    pub fn frame_copied(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+    pub fn frame_copied(to: &mut dyn Write, t: u8, payload: &[u8]) -> io::Result<()> {
         let mut bytes = header(t, payload).to_vec();
         bytes.extend_from_slice(payload);
         to.write_all(&bytes)
     }
 
     /// One vectored write, its count ignored.
-    pub fn frame_one_vectored_write(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+    pub fn frame_one_vectored_write(to: &mut dyn Write, t: u8, payload: &[u8]) -> io::Result<()> {
         let header = header(t, payload);
         to.write_vectored(&[IoSlice::new(&header), IoSlice::new(payload)])
             .map(drop)
     }
 
     /// Loops on the count, but sends both slices from their start again each time.
-    pub fn frame_restarting(to: &mut impl Write, t: u8, payload: &[u8]) -> io::Result<()> {
+    pub fn frame_restarting(to: &mut dyn Write, t: u8, payload: &[u8]) -> io::Result<()> {
         let header = header(t, payload);
         let (total, mut sent) = (header.len() + payload.len(), 0);
         while sent < total {

@@ -1,8 +1,8 @@
 //! Black-box tests of lesson 05: the real binaries, real sockets on 127.0.0.1, port 0, and a
-//! deadline on every wait. Lesson 05 speaks lesson 03's protocol exactly, so the protocol tests
-//! are lesson 03's; the rest is what an event loop must get right.
+//! deadline on every wait. Lesson 05 speaks lesson 03's protocol exactly, so the checks of the
+//! protocol are lesson 03's, shared in `test_support::acks`; the rest is what an event loop must
+//! get right.
 
-use std::collections::HashSet;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -11,72 +11,25 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use test_support::cli::{self, assert_one_sentence};
+use test_support::acks::{ack, acks_of_one_connection, greeted, round_trip};
+use test_support::cli::assert_one_sentence;
 use test_support::observe;
 use test_support::{Client, DEADLINE, Server, run_to_end};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson-05");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lesson-05-client");
 
-/// The number in an `R:ACK!` reply; panics on any other line.
-fn ack(line: &str) -> u32 {
-    let number = line
-        .strip_suffix(":ACK!")
-        .unwrap_or_else(|| panic!("expected R:ACK!, got {line:?}"));
-    number
-        .parse()
-        .unwrap_or_else(|_| panic!("expected a number before :ACK!, got {line:?}"))
-}
-
-/// Connects and reads the greeting.
-fn greeted(server: &Server) -> Client {
-    let mut client = Client::connect(server.addr());
-    client.expect_line("Hello World!");
-    client
-}
-
-/// Sends a line and returns the number of its ACK.
-fn round_trip(client: &mut Client, line: &str) -> u32 {
-    client.send_line(line);
-    ack(&client.read_line())
-}
-
-/// The ACK numbers of the first `count` lines of a fresh connection.
-fn acks_of_one_connection(server: &Server, count: usize) -> Vec<u32> {
-    let mut client = greeted(server);
-    let acks = (0..count).map(|i| round_trip(&mut client, &format!("line {i}")));
-    let acks = acks.collect();
-    client.send_line("exit");
-    client.expect_line("bye");
-    acks
+// The protocol (lesson 03's, exactly), shutdown, bad input, the command line: the checks lessons
+// 03 and 05 share, one #[test] each (`ack_protocol::…`), on this lesson's binaries.
+test_support::ack_protocol_tests! {
+    server: SERVER,
+    client: CLIENT,
+    reset_logs: "reading failed",
+    help_names: &["--max-connections", "--seed", "--idle-timeout", "--grace"],
 }
 
 // ---------------------------------------------------------------------------------------------
 // The protocol: lesson 03's, exactly
-
-#[test]
-fn greets_acks_every_line_and_says_bye() {
-    let server = Server::start(SERVER, &[]);
-    let mut client = greeted(&server);
-    for line in ["hello", "", "a longer line with spaces"] {
-        let n = round_trip(&mut client, line);
-        assert!((1..=1000).contains(&n), "ACK {n} out of range");
-    }
-    client.send("windows\r\n");
-    ack(&client.read_line());
-    client.send_line("exit");
-    client.expect_line("bye");
-    client.expect_close();
-}
-
-#[test]
-fn acks_are_in_range_and_vary() {
-    let server = Server::start(SERVER, &[]);
-    let acks = acks_of_one_connection(&server, 200);
-    assert!(acks.iter().all(|n| (1..=1000).contains(n)), "{acks:?}");
-    let distinct: HashSet<_> = acks.iter().collect();
-    assert!(distinct.len() > 100, "only {} distinct", distinct.len());
-}
 
 /// Lesson 03's numbers for connection `number` under `--seed seed`, made the way its chapter
 /// defines them: a ChaCha12 key of the seed's 8 bytes, the number's 8 bytes, then zeros.
@@ -102,15 +55,6 @@ fn a_seed_gives_the_same_acks_as_lesson_03() {
 }
 
 #[test]
-fn bytes_that_are_not_utf8_get_an_error_line_and_the_conversation_goes_on() {
-    let server = Server::start(SERVER, &[]);
-    let mut client = greeted(&server);
-    client.send(b"\xff\xfe\n");
-    client.expect_line("error: not UTF-8");
-    round_trip(&mut client, "still talking");
-}
-
-#[test]
 fn a_line_over_64_kib_is_refused_and_logged_escaped() {
     let server = Server::start(SERVER, &[]);
     let mut client = greeted(&server);
@@ -127,16 +71,6 @@ fn a_line_over_64_kib_is_refused_and_logged_escaped() {
     assert!(stderr.contains(r"\x1b[2J"), "{stderr}");
     assert!(!stderr.contains('\x1b'), "{stderr:?}");
     round_trip(&mut greeted(&server), "next client");
-}
-
-#[test]
-fn glued_lines_are_answered_in_order_and_exit_ends() {
-    let server = Server::start(SERVER, &[]);
-    let mut client = greeted(&server);
-    client.send("a\nexit\nnever answered\n");
-    ack(&client.read_line());
-    client.expect_line("bye");
-    client.expect_close();
 }
 
 #[test]
@@ -160,52 +94,6 @@ fn a_line_split_across_many_reads_gets_one_reply() {
     client.send(b"\xa9\n");
     ack(&client.read_line());
     round_trip(&mut client, "and the next");
-}
-
-#[test]
-fn a_half_close_gets_every_reply_then_the_close() {
-    let server = Server::start(SERVER, &[]);
-    let mut client = greeted(&server);
-    client.send("one\ntwo\n");
-    client.shutdown_write();
-    ack(&client.read_line());
-    ack(&client.read_line());
-    client.expect_close();
-}
-
-#[test]
-fn a_client_vanishing_mid_line_costs_one_log_line() {
-    let server = Server::start(SERVER, &[]);
-    let mut client = greeted(&server);
-    client.send("half a li");
-    drop(client);
-    assert!(server.wait_for_stderr("in the middle of a line", DEADLINE));
-    round_trip(&mut greeted(&server), "next client");
-    assert_eq!(server.stderr().lines().count(), 1, "{}", server.stderr());
-}
-
-#[test]
-fn a_reset_costs_one_log_line() {
-    let server = Server::start(SERVER, &[]);
-    let mut client = greeted(&server);
-    round_trip(&mut client, "hello");
-    client.reset();
-    assert!(server.wait_for_stderr("reading failed", DEADLINE));
-    round_trip(&mut greeted(&server), "next client");
-    assert_eq!(server.stderr().lines().count(), 1, "{}", server.stderr());
-}
-
-#[test]
-fn a_client_that_leaves_without_exit_is_no_error() {
-    let server = Server::start(SERVER, &[]);
-    let mut client = greeted(&server);
-    round_trip(&mut client, "hello");
-    drop(client);
-    let mut next = greeted(&server);
-    round_trip(&mut next, "next client");
-    next.send_line("exit");
-    next.expect_line("bye");
-    assert_eq!(server.stderr(), "");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,57 +372,6 @@ fn a_log_reader_that_never_reads_does_not_stop_the_server() {
 // Graceful shutdown
 
 #[test]
-fn sigterm_lets_the_conversation_finish_then_prints_the_summary() {
-    let mut server = Server::start(SERVER, &[]);
-    let mut client = greeted(&server);
-    round_trip(&mut client, "before");
-
-    server.signal("TERM");
-    server.expect_line_containing("shutting down", DEADLINE);
-    assert!(
-        TcpStream::connect_timeout(&server.addr(), DEADLINE).is_err(),
-        "a new connection was accepted after SIGTERM"
-    );
-    round_trip(&mut client, "after");
-    assert!(server.wait_exit(Duration::from_millis(200)).is_none());
-    client.send_line("exit");
-    client.expect_line("bye");
-    client.expect_close();
-
-    let done = server.finish(DEADLINE);
-    assert_eq!(done.code(), Some(0), "stderr: {}", done.stderr);
-    assert!(
-        done.stdout
-            .contains("summary: connections served 1, messages answered 2, refused 0"),
-        "stdout: {}",
-        done.stdout
-    );
-}
-
-#[test]
-fn ctrl_c_waits_for_the_grace_period_then_closes_the_rest() {
-    let mut server = Server::start(SERVER, &["--grace", "1"]);
-    let mut client = greeted(&server);
-    round_trip(&mut client, "hello");
-    server.signal("INT");
-    assert!(server.wait_exit(DEADLINE).is_some(), "server still running");
-    client.read_to_close();
-    assert!(
-        server.wait_for_stderr("grace period over", DEADLINE),
-        "{}",
-        server.stderr()
-    );
-    let done = server.finish(DEADLINE);
-    assert_eq!(done.code(), Some(0), "stderr: {}", done.stderr);
-    assert!(
-        done.stdout
-            .contains("summary: connections served 1, messages answered 1, refused 0"),
-        "stdout: {}",
-        done.stdout
-    );
-}
-
-#[test]
 fn a_second_signal_cuts_the_grace_short() {
     let server = Server::start(SERVER, &["--grace", "60"]);
     let _client = greeted(&server);
@@ -552,25 +389,8 @@ fn a_second_signal_cuts_the_grace_short() {
     assert!(done.stdout.contains("summary: connections served 1"));
 }
 
-#[test]
-fn sigterm_with_no_client_exits_at_once() {
-    let server = Server::start(SERVER, &[]);
-    server.signal("TERM");
-    let done = server.finish(DEADLINE);
-    assert_eq!(done.code(), Some(0), "stderr: {}", done.stderr);
-    assert!(done.stdout.contains("summary: connections served 0"));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Command line and client
-
-#[test]
-fn the_command_line_conventions_hold() {
-    cli::assert_port_in_use(SERVER, &[]);
-    cli::assert_bad_addresses_refused(SERVER, &[], b"");
-    cli::assert_bad_addresses_refused(CLIENT, &[], b"hi\n");
-    cli::assert_connection_refused(CLIENT, &[], b"hi\n");
-}
 
 #[test]
 fn bad_option_values_are_usage_errors() {
@@ -585,33 +405,6 @@ fn bad_option_values_are_usage_errors() {
         assert_eq!(out.code(), Some(2), "{bad:?}: {}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
-}
-
-#[test]
-fn help_works_on_both_binaries() {
-    cli::assert_help(SERVER);
-    cli::assert_help(CLIENT);
-    let mut command = Command::new(SERVER);
-    command.arg("--help");
-    let out = run_to_end(command, b"", DEADLINE);
-    for option in ["--max-connections", "--seed", "--idle-timeout", "--grace"] {
-        assert!(out.stdout.contains(option), "{option}: {}", out.stdout);
-    }
-}
-
-#[test]
-fn the_client_with_piped_stdin_prints_greeting_replies_and_bye() {
-    let server = Server::start(SERVER, &[]);
-    let mut command = Command::new(CLIENT);
-    command.arg("--addr").arg(server.addr().to_string());
-    let out = run_to_end(command, b"one\ntwo\nexit\n", DEADLINE);
-    assert_eq!(out.code(), Some(0), "stderr: {}", out.stderr);
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "stdout: {}", out.stdout);
-    assert_eq!(lines[0], "Hello World!");
-    ack(lines[1]);
-    ack(lines[2]);
-    assert_eq!(lines[3], "bye");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use checker::{Lesson, Options, Target};
+use checker::{Lesson, Options};
 use test_support::Server;
 
 #[test]
@@ -27,8 +27,5 @@ fn the_server_passes_every_check_of_lesson_02_and_the_keepalive_check() {
         min_rate: Some(16 << 10),
         ..Options::default()
     };
-    let target = Target::running_with_pid(server.addr(), server.pid());
-    let report = checker::check(Lesson::L02, &target, &options);
-    println!("{report}");
-    report.assert_all_passed();
+    checker::assert_running_server_passes(Lesson::L02, server.addr(), server.pid(), &options);
 }

@@ -240,6 +240,21 @@ pub fn check(lesson: Lesson, target: &Target, options: &Options) -> Report {
     try_check(lesson, target, options).unwrap_or_else(|e| panic!("checker: {e}"))
 }
 
+/// [`check()`] on a server already listening at `addr` as process `pid` (with the PID, the
+/// half-close check also measures that the server does not spin): prints the report, and panics
+/// unless every check passed. A lesson's conformance test.
+#[track_caller]
+pub fn assert_running_server_passes(
+    lesson: Lesson,
+    addr: std::net::SocketAddr,
+    pid: u32,
+    options: &Options,
+) {
+    let report = check(lesson, &Target::running_with_pid(addr, pid), options);
+    println!("{report}");
+    report.assert_all_passed();
+}
+
 /// Like [`check()`], but says what is wrong with the request instead of panicking: lesson 01
 /// without a fresh server per check, an address that is not loopback, an unknown check name.
 pub fn try_check(lesson: Lesson, target: &Target, options: &Options) -> Result<Report, String> {

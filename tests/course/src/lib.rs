@@ -9,6 +9,9 @@
 //!   anchor (`ANCHOR: name` … `ANCHOR_END: name`) that the file has;
 //! - every internal link, `#fragment` and image points at something that exists;
 //! - every lesson crate under `lessons/` has a chapter that includes its code;
+//! - every code block that includes a Rust file has, on the line before it (blank lines
+//!   aside), a caption naming that file: `<span class="filename">Filename: lessons/…/x.rs</span>`
+//!   (the folded answers too, so that a reader always knows which file a snippet comes from);
 //! - no code block in the book is a copy of lesson code (quote it by include, or it drifts);
 //! - no anchor in the lessons or tools is left that no page includes (a quote that was dropped
 //!   or renamed), except `solution_*` anchors;
@@ -90,6 +93,12 @@ pub fn check_book(root: &Path) -> Vec<String> {
                 continue;
             }
             problems.extend(check_link(&name, dir, &page, &link));
+        }
+        for (line, file) in uncaptioned_includes(&text, dir, root) {
+            problems.push(format!(
+                "{name}:{line} includes {file} in a code block without the caption \
+                 `<span class=\"filename\">Filename: {file}</span>` on the line before it"
+            ));
         }
         for copy in copied_blocks(&text, &lesson_windows) {
             problems.push(format!(
@@ -174,6 +183,47 @@ fn includes(text: &str) -> Vec<Include> {
         }
     }
     found
+}
+
+/// The code blocks of `text` that include a Rust file without a caption naming it just before
+/// the opening fence: (line of the fence, counting from 1; the file, relative to `root`).
+fn uncaptioned_includes(text: &str, dir: &Path, root: &Path) -> Vec<(usize, String)> {
+    let root = normalize(root);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut missing = Vec::new();
+    let mut number = 0;
+    while number < lines.len() {
+        if !lines[number].trim_start().starts_with("```") {
+            number += 1;
+            continue;
+        }
+        let open = number;
+        let close = (open + 1..lines.len())
+            .find(|&n| lines[n].trim_start().starts_with("```"))
+            .unwrap_or(lines.len());
+        let caption = lines[..open]
+            .iter()
+            .rev()
+            .find(|line| !line.trim().is_empty())
+            .map(|line| line.trim());
+        for include in includes(&lines[open + 1..close].join("\n")) {
+            if !include.path.ends_with(".rs") {
+                continue;
+            }
+            let file = normalize(&dir.join(&include.path));
+            let file = file
+                .strip_prefix(&root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            let want = format!("<span class=\"filename\">Filename: {file}</span>");
+            if caption != Some(want.as_str()) {
+                missing.push((open + 1, file));
+            }
+        }
+        number = close + 1;
+    }
+    missing
 }
 
 fn has_marker(content: &str, marker: &str) -> bool {

@@ -44,14 +44,24 @@ fn the_book_check_reports_each_kind_of_breakage() {
         "book/src/SUMMARY.md",
         "# Summary\n\n- [One](ch1.md)\n- [Gone](gone.md)\n",
     );
-    let good = "# One\n\n## Run it\n\n```rust\n{{#include ../../lessons/lesson-01/src/main.rs:main}}\n```\n\n\
-                See [running](#run-it) and ![ok](images/ok.svg).\n";
-    let broken = "\n```rust\n{{#include ../../lessons/lesson-01/src/nope.rs}}\n```\n\
+    let caption = "<span class=\"filename\">Filename: lessons/lesson-01/src/main.rs</span>\n\n";
+    let good = format!(
+        "# One\n\n## Run it\n\n{caption}```rust\n{{{{#include ../../lessons/lesson-01/src/main.rs:main}}}}\n```\n\n\
+         See [running](#run-it) and ![ok](images/ok.svg).\n\n\
+         ```text\n{{{{#include output/run.txt}}}}\n```\n"
+    );
+    // Two quotes without their caption: one with none, one whose caption names another file.
+    let uncaptioned = "\n```rust\n{{#include ../../lessons/lesson-01/src/main.rs:main}}\n```\n\n\
+                       <span class=\"filename\">Filename: lessons/lesson-01/src/lib.rs</span>\n\n\
+                       ```rust\n{{#include ../../lessons/lesson-01/src/main.rs:main}}\n```\n";
+    let broken = "\n<span class=\"filename\">Filename: lessons/lesson-01/src/nope.rs</span>\n\
+                  ```rust\n{{#include ../../lessons/lesson-01/src/nope.rs}}\n```\n\
+                  <span class=\"filename\">Filename: lessons/lesson-01/src/main.rs</span>\n\
                   ```rust\n{{#include ../../lessons/lesson-01/src/main.rs:no_anchor}}\n```\n\
                   [a](missing.md) [b](#no-such-heading) ![c](images/missing.svg)\n\
                   ```rust\nfn main() {\n    let listener = bind();\n    let (stream, peer) = listener.accept();\n    \
                   serve(stream, peer);\n    println!(\"done\");\n}\n```\n";
-    write("book/src/ch1.md", &format!("{good}{broken}"));
+    write("book/src/ch1.md", &format!("{good}{uncaptioned}{broken}"));
 
     let problems = check_book(&root);
     let expect = [
@@ -65,6 +75,7 @@ fn the_book_check_reports_each_kind_of_breakage() {
         "lessons/lesson-02 has no chapter",
         "anchor `forgotten`, which no page includes",
         "book/src/output/run.txt:1 holds the control character 0x08",
+        "includes lessons/lesson-01/src/main.rs in a code block without the caption",
     ];
     for needle in expect {
         assert!(
@@ -73,11 +84,16 @@ fn the_book_check_reports_each_kind_of_breakage() {
             problems.join("\n")
         );
     }
-    assert_eq!(problems.len(), expect.len(), "{problems:#?}");
+    let uncaptioned_found = problems
+        .iter()
+        .filter(|p| p.contains("without the caption"))
+        .count();
+    assert_eq!(uncaptioned_found, 2, "{problems:#?}");
+    assert_eq!(problems.len(), expect.len() + 1, "{problems:#?}");
 
     // Repaired, the same book passes: the check does not complain about what is right.
     write("book/src/SUMMARY.md", "# Summary\n\n- [One](ch1.md)\n");
-    write("book/src/ch1.md", good);
+    write("book/src/ch1.md", &good);
     fs::remove_dir_all(root.join("lessons/lesson-02")).unwrap();
     fs::remove_file(root.join("lessons/lesson-01/src/extra.rs")).unwrap();
     write("book/src/output/run.txt", "a\tb\n");

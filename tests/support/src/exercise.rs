@@ -96,6 +96,21 @@ impl<F: Copy + Send + 'static> Exercise<F> {
     }
 }
 
+/// `fn main` of a lesson's `tests/exercises.rs`: [`main`] for the package being built, with the
+/// exercises named, in order: `test_support::exercises_main!(EXERCISE_1, EXERCISE_2);`.
+#[macro_export]
+macro_rules! exercises_main {
+    ($($exercise:ident),+ $(,)?) => {
+        fn main() -> std::process::ExitCode {
+            $crate::exercise::main(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_MANIFEST_DIR"),
+                &[$(&$exercise as &dyn $crate::exercise::Runnable),+],
+            )
+        }
+    };
+}
+
 /// The whole test program: `lesson` is the package (`lesson-01`), `manifest_dir` its folder
 /// (`env!("CARGO_MANIFEST_DIR")`), `exercises` in order.
 pub fn main(lesson: &str, manifest_dir: &str, exercises: &[&dyn Runnable]) -> ExitCode {

@@ -5,6 +5,8 @@
 //!   from its first stdout line (`listening on ADDR`, the course's convention).
 //! - [`run_to_end`] runs a program (a client, or a server that should fail) to completion.
 //! - [`Client`] is a line-oriented TCP client whose every read and write has a deadline.
+//! - [`acks`]: the ACK protocol of lessons 03 and 05, its helpers and the checks both servers
+//!   pass, each run against the binary it is given.
 //! - [`cli`] checks the command-line conventions every lesson's programs follow.
 //! - [`exercise`] runs a learner's exercise with a deadline and reports pass or fail with a hint.
 //! - [`pieces`]: a reader that hands out bytes piece by piece, as a socket does, and a connected
@@ -15,6 +17,7 @@
 //! Nothing here sleeps to synchronise: every wait is on an event (a line, an exit, a byte) and
 //! every wait is bounded by a deadline, so a broken server fails a test instead of hanging it.
 
+pub mod acks;
 pub mod cli;
 pub mod client;
 pub mod exercise;
