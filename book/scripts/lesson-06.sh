@@ -180,7 +180,7 @@ step_keepalive() {
   capture "$tmp/ka.pcap.txt" 20 'tcp port 9000'
   {
     echo "\$ lesson-06 --addr 127.0.0.1:9000 --keepalive-idle 2 --keepalive-interval 1 --keepalive-count 3"
-    echo "\$ lesson-06-client --addr 127.0.0.1:9000 --hold 7 hello   (its own keepalive after 30 s)"
+    echo "\$ lesson-06-client --addr 127.0.0.1:9000 --hold 7 --keepalive-idle 30 hello"
     ip netns exec "$ns" timeout 20 "$client" --addr 127.0.0.1:9000 --hold 7 --keepalive-idle 30 hello 2>&1 &
     local run=$!
     sleep 1
@@ -238,7 +238,7 @@ step_zero_window() {
     cat "$f.run"
     echo
     echo "# tcpdump -ttttt 'tcp port 9000 and tcp[14:2] = 0': segments advertising a zero window"
-    echo "# (win 0); the first 6, then the last 10: window probes, further and further apart"
+    echo "# (win 0); the first 6, then the last ones: window probes, further and further apart"
     head -n 6 "$tmp/zw.pcap.txt"
     echo "  ..."
     tail -n 10 "$tmp/zw.pcap.txt"
@@ -289,7 +289,7 @@ step_user_timeout() {
   inns nstat -n
   capture "$tmp/u.pcap.txt" 30 'tcp port 9000'
   {
-    echo "\$ (echo one; sleep 2; echo two) | lesson-06-client --addr 127.0.0.1:9000 --user-timeout 3 --connect-timeout 2 --attempts 2"
+    echo "\$ (echo one; sleep 2; echo two) | lesson-06-client --addr 127.0.0.1:9000 --user-timeout 3 --connect-timeout 2 --attempts 2 --backoff-ms 500 --keepalive-idle 30"
     echo "# at 1 s: nft add rule inet lab in tcp dport 9000 drop; ... tcp sport 9000 drop"
     mark
     ( sleep 1; cut ) &
@@ -349,7 +349,7 @@ step_reset() {
   {
     cat "$f.run"
     echo
-    echo "# tcpdump -ttttt 'tcp port 9000' from the cut: the FIN (dropped), the client's probes"
+    echo "# tcpdump -ttttt 'tcp port 9000' from the cut: the FIN and ss -K's RST (both dropped), then the client's first probe"
     echo "# (dropped), and after the cut is lifted, the probe that the new server's host answers with RST"
     cat "$tmp/r.pcap.txt"
   } >"$f"
@@ -365,7 +365,8 @@ step_overflow() {
   inns nstat -n
   local pids=()
   {
-    echo "\$ lesson-06 --addr 127.0.0.1:9000 --max-clients 1 --backlog 1"
+    echo "\$ lesson-06 --addr 127.0.0.1:9000 --max-clients 1 --backlog 1 --keepalive-idle 30"
+    echo "\$ lesson-06-client --addr 127.0.0.1:9000 --hold 8 --attempts 1 --connect-timeout 4 'client N'   # N = 1 to 6, 0.2 s apart"
     echo "# six clients that connect and stay; the server serves one, listen(1) queues two"
     for i in 1 2 3 4 5 6; do
       ip netns exec "$ns" timeout 12 "$client" --addr 127.0.0.1:9000 --hold 8 --attempts 1 --connect-timeout 4 \
