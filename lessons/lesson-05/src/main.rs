@@ -415,6 +415,8 @@ impl Server<'_> {
             }
             self.open_connection(stream, peer, number);
         }
+        // The budget is spent and accept() has not said `WouldBlock`: more may wait. The
+        // connections already open get their turn first; then we come back here.
         self.still_ready.push(LISTENER);
     }
     // ANCHOR_END: accept
