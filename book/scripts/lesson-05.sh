@@ -107,7 +107,7 @@ if have strace strace.txt && have nc strace.txt; then
   wait "$strace_pid" 2>/dev/null || true
   {
     echo "\$ strace -f -e trace=epoll_create1,epoll_ctl,epoll_wait,accept4,recvfrom,sendto,... \\"
-    echo "      target/release/lesson-05                 # then: nc 127.0.0.1 8888, type hello and exit; then Ctrl-C"
+    echo "      target/release/lesson-05      # then: (sleep 0.5; printf 'hello\\nexit\\n') | nc 127.0.0.1 8888; then: kill <pid>"
     # From the descriptor limit on: what came before is the program loading its libraries.
     # Thread ids become names: the loop (the process's own id), the thread that writes the
     # log (it writes to descriptors 1 and 2), and ctrlc's signal thread (the others).
@@ -145,8 +145,8 @@ wait_line "$tmp/crowd.out" 'greeted' 60
   echo "(resident memory with no connection: $rss_before KiB)"
   echo "\$ grep TCP: /proc/net/sockstat      # the whole machine: sockets in use; mem: pages of socket buffers"
   grep TCP: /proc/net/sockstat
-  echo "\$ ss -tn state established '( sport = :8888 )' | wc -l"
-  ss -tn state established '( sport = :8888 )' | tail -n +2 | wc -l
+  echo "\$ ss -H -tn state established '( sport = :8888 )' | wc -l      # -H: no header line"
+  ss -H -tn state established '( sport = :8888 )' | wc -l
   echo "\$ printf 'hello\\nexit\\n' | nc 127.0.0.1 8888                                # terminal 3"
   printf 'hello\nexit\n' | timeout 10 nc -q 2 127.0.0.1 8888
 } >"$tmp/crowd.txt"

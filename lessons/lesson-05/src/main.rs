@@ -65,6 +65,15 @@ const MAX_DISCARD: usize = 1 << 20;
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Log lines that may wait for a slow log reader before new ones are dropped.
 const LOG_QUEUE: usize = 1024;
+/// Bytes one connection may read in one turn of the loop, and the size of the loop's read
+/// buffer. A client that sends as fast as it reads its replies never lets its socket say
+/// `WouldBlock`: without a budget, serving it would never end and every other client would
+/// wait. 16 KiB holds any ordinary burst of lines; at worst it is 8,192 two-byte lines to
+/// answer, a few milliseconds of work, before the next client's turn.
+const READ_BUDGET: usize = 16 * 1024;
+/// Connections accepted in one turn, for the same reason: a flood of new connections must not
+/// keep the loop from the clients it already has.
+const ACCEPTS_PER_TURN: usize = 64;
 
 /// mio tells us which registered source is ready by the token we registered it with. A
 /// connection's token is its place in the connection table; these two are set apart.
@@ -167,7 +176,8 @@ fn run(args: &Args) -> Result<(), String> {
         log,
         args,
         idle: Duration::from_secs(args.idle_timeout),
-        scratch: vec![0; 64 * 1024],
+        still_ready: Vec::new(),
+        scratch: vec![0; READ_BUDGET],
     };
     server.event_loop(&signals);
 
@@ -241,6 +251,10 @@ struct Server<'a> {
     log: Log,
     args: &'a Args,
     idle: Duration,
+    /// Sockets that used up their budget this turn with bytes (or connections) still waiting.
+    /// mio reports readiness on edges: no new event will come for what is already there, so
+    /// the loop must come back to them itself, next turn.
+    still_ready: Vec<Token>,
     /// One read buffer for the whole loop: a read lands here, and only what is left unanswered
     /// (an unfinished line) is copied to the connection's own `input`.
     scratch: Vec<u8>,
@@ -255,10 +269,17 @@ impl Server<'_> {
         let mut signals_seen = 0;
         let mut shutdown_by: Option<Instant> = None;
         loop {
+            // The sockets left over from the last turn: served after this turn's events, so
+            // the others get their turn first.
+            let again = std::mem::take(&mut self.still_ready);
             // mio rounds the timeout up to whole milliseconds: we never wake before a deadline.
-            let timeout = self
+            let mut timeout = self
                 .next_wake(shutdown_by)
                 .map(|when| when.saturating_duration_since(Instant::now()));
+            if !again.is_empty() {
+                // Work is waiting: only look at what else is ready, do not sleep.
+                timeout = Some(Duration::ZERO);
+            }
             // The only place this thread waits. epoll_wait: "sleep until one of these is
             // ready, or until the timeout".
             if let Err(e) = self.poll.poll(&mut events, timeout)
@@ -268,11 +289,12 @@ impl Server<'_> {
                 return;
             }
             for event in events.iter() {
-                match event.token() {
-                    LISTENER => self.accept_all(),
-                    WAKER => {}
-                    Token(i) => self.on_ready(i),
-                }
+                self.serve(event.token());
+            }
+            for token in again {
+                // If that connection was closed meanwhile, this does nothing; if its place was
+                // taken by a new one, it is served a turn early, which is harmless.
+                self.serve(token);
             }
             let now = Instant::now();
             self.expire_timers(now);
@@ -312,6 +334,15 @@ impl Server<'_> {
         }
     }
 
+    /// Does what a ready socket allows, within its budget.
+    fn serve(&mut self, token: Token) {
+        match token {
+            LISTENER => self.accept_all(),
+            WAKER => {}
+            Token(i) => self.on_ready(i),
+        }
+    }
+
     /// The earliest time the loop must wake up even if no socket becomes ready.
     fn next_wake(&self, shutdown_by: Option<Instant>) -> Option<Instant> {
         let timer = self.timers.peek().map(|Reverse((when, _, _))| *when);
@@ -339,11 +370,12 @@ impl Server<'_> {
     // ANCHOR_END: shutdown
 
     // ANCHOR: accept
-    /// Accepts every connection waiting in the backlog, until accept() says `WouldBlock`.
-    /// mio reports readiness on edges: if we stopped earlier, no new event would remind us of
-    /// the connections still waiting.
+    /// Accepts the connections waiting in the backlog, until accept() says `WouldBlock` or
+    /// `ACCEPTS_PER_TURN` are taken. mio reports readiness on edges: if we stop before
+    /// `WouldBlock`, no new event will remind us of the connections still waiting, so the
+    /// listener goes on the `still_ready` list.
     fn accept_all(&mut self) {
-        loop {
+        for _ in 0..ACCEPTS_PER_TURN {
             let Some(listener) = &self.listener else {
                 return;
             };
@@ -383,6 +415,9 @@ impl Server<'_> {
             }
             self.open_connection(stream, peer, number);
         }
+        // The budget is spent and accept() has not said `WouldBlock`: more may wait. The
+        // connections already open get their turn first; then we come back here.
+        self.still_ready.push(LISTENER);
     }
     // ANCHOR_END: accept
 
@@ -435,7 +470,10 @@ impl Server<'_> {
             return;
         };
         match self.drive(&mut conn) {
-            Ok(()) => {
+            Ok(turn) => {
+                if turn == Turn::MoreToRead {
+                    self.still_ready.push(Token(token));
+                }
                 self.set_interest(token, &mut conn);
                 self.arm(token, &mut conn);
                 self.conns[token] = Some(conn);
@@ -453,8 +491,10 @@ impl Server<'_> {
     }
 
     /// Writes what is waiting, reads what has arrived, and answers it, until the socket says
-    /// `WouldBlock` both ways or the client's output buffer is full.
-    fn drive(&mut self, conn: &mut Conn) -> Result<(), Closed> {
+    /// `WouldBlock` both ways, the client's output buffer is full, or it has had its
+    /// `READ_BUDGET` for this turn.
+    fn drive(&mut self, conn: &mut Conn) -> Result<Turn, Closed> {
+        let mut read = 0;
         loop {
             flush(conn)?;
             if conn.state == State::Flushing && conn.output.is_empty() {
@@ -464,18 +504,22 @@ impl Server<'_> {
                 conn.deadline = Instant::now() + LINGER;
             }
             if !wants_to_read(conn) {
-                return Ok(());
+                return Ok(Turn::Done);
             }
             if conn.state == State::Talking && conn.input.contains(&b'\n') {
                 // Whole lines left from before a pause (backpressure): answer them first.
                 self.take_lines(conn, 0);
                 continue;
             }
+            if read >= READ_BUDGET {
+                // Its turn is over, and bytes may still wait: the others go first.
+                return Ok(Turn::MoreToRead);
+            }
             match self.read_some(conn)? {
                 // Nothing more to read now: wait for the next event.
-                Reading::WouldBlock => return Ok(()),
+                Reading::WouldBlock => return Ok(Turn::Done),
                 // Something changed (output grew, or the state did): write, then maybe read on.
-                Reading::Progress => continue,
+                Reading::Progress(n) => read += n,
             }
         }
     }
@@ -487,7 +531,7 @@ impl Server<'_> {
         let n = match conn.stream.read(&mut self.scratch) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(Reading::WouldBlock),
-            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(Reading::Progress),
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(Reading::Progress(0)),
             // A reset after our last line: the conversation was over anyway.
             Err(_) if conn.state == State::Draining => return Err(Closed::quietly()),
             Err(e) => return Err(Closed::because(format!("reading failed: {e}"))),
@@ -498,14 +542,14 @@ impl Server<'_> {
             return if n == 0 || conn.discarded > MAX_DISCARD {
                 Err(Closed::quietly())
             } else {
-                Ok(Reading::Progress)
+                Ok(Reading::Progress(n))
             };
         }
         if n == 0 {
             return self.end_of_stream(conn);
         }
         self.take_lines(conn, n);
-        Ok(Reading::Progress)
+        Ok(Reading::Progress(n))
     }
 
     /// The client closed its sending side. Between lines that is the end of the conversation;
@@ -521,7 +565,7 @@ impl Server<'_> {
         }
         conn.state = State::Flushing;
         conn.deadline = Instant::now() + self.idle;
-        Ok(Reading::Progress)
+        Ok(Reading::Progress(0))
     }
     // ANCHOR_END: read
 
@@ -774,10 +818,20 @@ fn last_word(conn: &mut Conn, line: &str, within: Duration) {
     conn.deadline = Instant::now() + within;
 }
 
+/// How a connection's turn ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Turn {
+    /// It waits for an event: nothing more to read, or its replies must go out first.
+    Done,
+    /// Its budget ran out before the socket said `WouldBlock`.
+    MoreToRead,
+}
+
 /// What one read came to.
 enum Reading {
     WouldBlock,
-    Progress,
+    /// Something changed: `n` bytes were read (0 for an interruption or the end of stream).
+    Progress(usize),
 }
 
 /// A connection to close, and why, if the log should hear of it.

@@ -418,3 +418,65 @@ fn the_client_reports_a_busy_server() {
     assert_one_sentence(&out.stderr);
     assert!(out.stderr.contains("busy"), "{}", out.stderr);
 }
+
+/// A greeting and a round trip beside the flood must take less than this. Served fairly, each
+/// takes a turn or two of the loop, and one turn of the flooding client (its read budget) is a
+/// few milliseconds: 0.1 to 0.3 s in all here, in a debug build, with two busy processes beside
+/// it. One second leaves room for a loaded two-core machine. A loop that serves the flood to the
+/// end made the other client wait the whole 3 s flood and more (7 s here).
+const BESIDE_THE_FLOOD: Duration = Duration::from_secs(1);
+
+#[test]
+fn a_client_that_sends_as_fast_as_it_reads_does_not_freeze_the_loop() {
+    let server = Server::start(SERVER, &[]);
+    let mut flood = greeted(&server);
+    // One thread reads every reply, so the server's writes never block and backpressure never
+    // starts; this thread sends lines for 3 s, as fast as the server takes them.
+    let mut replies = flood.stream().try_clone().unwrap();
+    replies.set_read_timeout(Some(DEADLINE)).unwrap();
+    let (flowing, started_flowing) = std::sync::mpsc::channel();
+    let reader = thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0usize;
+        // Until the server closes (after the flood's end of stream) or a read fails.
+        while let Ok(n @ 1..) = std::io::Read::read(&mut replies, &mut buf) {
+            total += n;
+            if total > 1 << 20 {
+                let _ = flowing.send(());
+            }
+        }
+        total
+    });
+    let chunk = "x\n".repeat(32 * 1024);
+    let flood_for = Duration::from_secs(3);
+    let sender = thread::spawn(move || {
+        let started = Instant::now();
+        while started.elapsed() < flood_for {
+            flood.send(&chunk);
+        }
+        flood.stream().shutdown(std::net::Shutdown::Write).unwrap();
+        flood
+    });
+    // The other client connects once the flood is in full swing: 1 MiB of replies read.
+    started_flowing
+        .recv_timeout(DEADLINE)
+        .expect("the flooding client got no replies");
+    let mut other = Client::connect(server.addr());
+    let connected = Instant::now();
+    other.expect_line("Hello World!");
+    let greeted_after = connected.elapsed();
+    round_trip(&mut other, "beside the flood");
+    let served_after = connected.elapsed();
+    println!(
+        "beside the flood: greeting after {greeted_after:?}, a round trip after {served_after:?}"
+    );
+    let flood = sender.join().unwrap();
+    let received = reader.join().unwrap();
+    drop(flood);
+    assert!(received > 0, "the flooding client got no replies");
+    assert!(
+        served_after < BESIDE_THE_FLOOD,
+        "beside a client that sends as fast as it reads, another waited {served_after:?} \
+         for its greeting and one reply (greeting after {greeted_after:?})"
+    );
+}
