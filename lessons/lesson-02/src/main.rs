@@ -329,8 +329,11 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Line> 
 /// So: send the line, then FIN (shutdown of our writing side), then read and discard what the
 /// client still sends until it closes its side too, or LINGER passes.
 fn hang_up(stream: TcpStream, last_line: &str) {
-    // Exercise 2 does this: our answer, or yours when built with `--features mine`. It takes
-    // the socket and closes it when it is done.
+    // The line itself gets LINGER to leave too: a client that reads nothing may have filled our
+    // send buffer, and a blocked write then fails when this timeout passes.
+    let _ = stream.set_write_timeout(Some(LINGER));
+    // Exercise 2 does the rest: our answer, or yours when built with `--features mine`. It
+    // takes the socket and closes it when it is done.
     let _ = lesson_02::reply_and_close(stream, format!("{last_line}\n").as_bytes(), LINGER);
 }
 // ANCHOR_END: hang_up
