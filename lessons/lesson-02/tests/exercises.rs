@@ -68,7 +68,9 @@ const EXERCISE_2: Exercise<ReplyAndClose> = Exercise {
         Wrong {
             does: "writes and closes at once",
             answer: wrong::reply_and_drop,
-            rejected_with: "the server closed with unread bytes",
+            // The RST's error is reported once, to whichever call meets it first: the
+            // client's read or its upload. Both messages say what the kernel did.
+            rejected_with: "so its kernel answered with RST",
         },
         Wrong {
             does: "sends FIN but closes with unread bytes",
@@ -329,7 +331,7 @@ fn check_reply_and_close(reply_and_close: ReplyAndClose) -> Result<(), String> {
         )),
         Err((got, e)) => Err(format!(
             "case 1: the client read {:?}, then the connection broke ({e}): the server \
-             closed with unread bytes, which sends RST instead of FIN",
+             closed with unread bytes, so its kernel answered with RST instead of FIN",
             String::from_utf8_lossy(&got)
         )),
     };
