@@ -172,6 +172,17 @@ fn run(args: &Args) -> Result<bool, String> {
         Target::spawn(command)
     } else {
         let addr = resolve(&args.addr, args.allow_remote)?;
+        // The checks that read /proc/PID would measure the wrong process, and pass, if PID were
+        // a wrapper that started the server (timeout, strace, a shell) and not the server.
+        if let Some(pid) = args.pid
+            && test_support::observe::listens_on_port(pid, addr.port()) == Some(false)
+        {
+            return Err(format!(
+                "process {pid} holds no socket listening on port {}: give --pid the server's own \
+                 process id, not that of a program that started it (timeout, strace, a shell)",
+                addr.port()
+            ));
+        }
         Target::Running {
             addr,
             pid: args.pid,

@@ -115,6 +115,42 @@ fn requests_it_refuses_get_one_sentence_and_exit_two() {
 }
 
 #[test]
+fn a_pid_that_is_not_the_server_is_refused_not_measured() {
+    let sample = Sample::start(Lesson::L02, Flaw::None);
+    let addr = sample.addr().to_string();
+    // A process of ours that holds no listening socket, as `timeout` around a server would be.
+    let mut other = Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("sleep starts");
+    let other_pid = other.id().to_string();
+    let out = checker(&[
+        "--lesson", "02", "--addr", &addr, "--pid", &other_pid, "--only", "greeting",
+    ]);
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(
+        out.code(),
+        Some(2),
+        "stdout: {}\nstderr: {}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("holds no socket listening on port"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "", "no check runs");
+    // The sample server runs inside this test process: its own pid is accepted.
+    let own_pid = std::process::id().to_string();
+    let out = checker(&[
+        "--lesson", "02", "--addr", &addr, "--pid", &own_pid, "--only", "greeting",
+    ]);
+    assert_eq!(out.code(), Some(0), "stderr: {}", out.stderr);
+}
+
+#[test]
 fn a_wait_of_zero_or_of_centuries_is_a_usage_error_not_a_panic() {
     for option in ["--timeout", "--idle-timeout"] {
         for value in ["0", "-1", "1e19", "inf", "soon"] {

@@ -67,6 +67,45 @@ pub fn tcp_sockets() -> Vec<TcpSocket> {
     table.lines().skip(1).filter_map(parse_line).collect()
 }
 
+/// Whether process `pid` holds a TCP socket listening on `port` (IPv4 or IPv6): its descriptors
+/// (`/proc/PID/fd`, links named `socket:[INODE]`) against the listening sockets of its network
+/// namespace (`/proc/PID/net/tcp` and `tcp6`, state `0A`). `None` where the descriptors cannot
+/// be read (not Linux, or another user's process without the right to look).
+pub fn listens_on_port(pid: u32, port: u16) -> Option<bool> {
+    let inodes: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_str()?;
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let listening = ["tcp", "tcp6"]
+        .iter()
+        .filter_map(|table| fs::read_to_string(format!("/proc/{pid}/net/{table}")).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    // `sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode`
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let local_port = fields.get(1)?.rsplit_once(':')?.1;
+                    let listens = *fields.get(3)? == "0A"
+                        && u16::from_str_radix(local_port, 16).ok()? == port;
+                    listens.then(|| fields.get(9).map(|inode| inode.to_string()))?
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>();
+    Some(listening.iter().any(|inode| inodes.contains(inode)))
+}
+
 /// Polls [`tcp_sockets`] until one satisfies `wanted`, for at most `timeout`.
 pub fn wait_for_tcp_socket(
     timeout: Duration,
