@@ -21,9 +21,8 @@ run_parts "$out" all || exit 1
 [ -n "${BOOK_PART:-}" ] || exit 0
 
 work=$(mktemp -d /tmp/checker-book.XXXXXX)
-server_pid=""
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  stop_server KILL
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -45,18 +44,8 @@ done
 echo "wrote $out/lesson-01.txt"
 
 # Lesson 04's server on the default address, storing into a folder of its own.
-timeout -k 2 400 target/debug/lesson-04 --dir "$work/received" --idle-timeout 2 --max-size 1M \
-  >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-  grep -q '^listening on' "$work/server.log" 2>/dev/null && break
-  sleep 0.1
-done
-if ! grep -q '^listening on' "$work/server.log"; then
-  echo "checker.sh: lesson 04's server did not start:" >&2
-  cat "$work/server.log" >&2
-  exit 1
-fi
+start_server "$work/server.log" 400 \
+  target/debug/lesson-04 --dir "$work/received" --idle-timeout 2 --max-size 1M
 {
   echo "\$ cargo run -p lesson-04 -- --dir received --idle-timeout 2 --max-size 1M     # terminal 1"
   echo "\$ cargo run -p checker -- --lesson 04 --idle-timeout 2 --max-size 1M --pid PID # terminal 2"

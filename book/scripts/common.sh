@@ -41,8 +41,71 @@ wait_until() {
   return 1
 }
 
-# wait_for FILE TEXT: until FILE contains TEXT, at most 10 s.
-wait_for() { wait_until grep -q -- "$2" "$1" 2>/dev/null; }
+# wait_for FILE PATTERN [SECONDS]: until a line of FILE matches PATTERN (a grep pattern), at
+# most SECONDS (10 by default). Shows the end of FILE if it gives up.
+wait_for() {
+  local _
+  for _ in $(seq $((${3:-10} * 10))); do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  note "gave up waiting for \"$2\" in $1, which ends: $(tail -n 5 "$1" 2>/dev/null)"
+  return 1
+}
+
+# start_server LOG SECONDS CMD...: starts the server CMD in the background, for at most SECONDS,
+# its stdout and stderr together in LOG (in the order a terminal shows them), and waits (at
+# most 10 s) for its `listening on` line. CMD may begin with programs that exec the server
+# (`env -C DIR`, `prlimit`, `ip netns exec NS`). Sets server_pid to the server's own pid, for
+# ps, /proc, prlimit and signals (a signal to the `timeout` around it would start timeout's
+# 2 s kill timer), and server_addr to the address it really bound. If the server exits or
+# stays silent, says what it printed and returns 1.
+start_server() {
+  local log=$1 seconds=$2 _
+  shift 2
+  : >"$log" # emptied first: a `listening on` from an earlier start must not count
+  timeout -k 2 "$seconds" "$@" >"$log" 2>&1 &
+  server_timeout=$!
+  for _ in $(seq 100); do
+    if grep -q '^listening on' "$log" 2>/dev/null; then
+      server_pid=$(pgrep -P "$server_timeout" | head -n 1 || true)
+      server_addr=$(sed -n 's/^listening on //p' "$log" | head -n 1)
+      return 0
+    fi
+    # Gone, or a zombie that nobody has waited for yet: it will not start.
+    case $(ps -o stat= -p "$server_timeout" 2>/dev/null) in '' | Z*) break ;; esac
+    sleep 0.1
+  done
+  note "the server did not start ($*): $(cat "$log")"
+  stop_server KILL || true
+  return 1
+}
+
+# stop_server [SIGNAL]: sends SIGNAL (TERM by default) to the server that start_server started,
+# and to its children if it has any, then wait_server.
+stop_server() {
+  if [ -n "${server_pid:-}" ]; then
+    # The children first: a server run under strace is strace's child, and must get the signal
+    # while strace still watches it, as a signal to the whole process group would.
+    pkill "-${1:-TERM}" -P "$server_pid" 2>/dev/null || true
+    kill "-${1:-TERM}" "$server_pid" 2>/dev/null || true
+  fi
+  wait_server
+}
+
+# wait_server: waits for the server that start_server started to exit (at most 10 s, then
+# KILL), and sets server_status to its exit status (128 + the signal's number if a signal ended
+# it). Does nothing if no server is running.
+wait_server() {
+  server_status=0
+  [ -n "${server_timeout:-}" ] || return 0
+  if ! timeout 10 tail --pid="$server_timeout" -f /dev/null; then
+    kill -KILL ${server_pid:+"$server_pid"} "$server_timeout" 2>/dev/null || true
+  fi
+  # In braces, so that the shell's own "Killed" notice goes to /dev/null too.
+  { wait "$server_timeout" || server_status=$?; } 2>/dev/null
+  server_pid="" server_timeout=""
+}
 
 # A shell command line as the reader types it.
 show() { printf '$ %s\n' "$*"; }

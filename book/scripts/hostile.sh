@@ -19,9 +19,8 @@ out=${1:?usage: hostile.sh OUTPUT_DIR}
 cd "$(dirname "$0")/../.."
 mkdir -p "$out"
 tmp=$(mktemp -d)
-server_pid=""
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  stop_server KILL
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -29,29 +28,10 @@ trap cleanup EXIT
 bounded 600 cargo build --release --quiet -p lesson-02 -p lesson-03
 bin=target/release
 
-# Starts "$@" with stdout and stderr in $tmp/log, waits (at most 10 s) for `listening on`,
-# and sets server_pid and port.
-start() {
-  : >"$tmp/log"
-  "$@" >"$tmp/log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 100); do
-    if grep -q '^listening on' "$tmp/log"; then break; fi
-    sleep 0.1
-  done
-  port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/log")
-  [ -n "$port" ] || { echo "hostile.sh: the server did not start" >&2; cat "$tmp/log" >&2; exit 1; }
-}
-
-stop() {
-  kill "$server_pid" 2>/dev/null || true
-  timeout 10 tail --pid="$server_pid" -f /dev/null || true
-  server_pid=""
-}
-
 # --- slowloris against lesson 02 -----------------------------------------------------------------
 if have python3 slowloris.txt; then
-  start "$bin/lesson-02" --addr 127.0.0.1:0 --idle-timeout 2
+  start_server "$tmp/log" 120 "$bin/lesson-02" --addr 127.0.0.1:0 --idle-timeout 2
+  port=${server_addr##*:}
   {
     echo '$ cargo run --release -p lesson-02 -- --idle-timeout 2'
     echo '# a client sends "x" every 300 ms and never a newline; seconds since it connected:'
@@ -83,7 +63,7 @@ while time.monotonic() - start < 12:
 EOF
     echo
     echo '# the server'
-    stop
+    stop_server
     cat "$tmp/log"
   } >"$tmp/slowloris.txt"
   mv "$tmp/slowloris.txt" "$out/slowloris.txt"
@@ -91,7 +71,8 @@ fi
 
 # --- lesson 03 under a limit of 64 open files ------------------------------------------------------
 if have python3 nofile-64.txt && have prlimit nofile-64.txt; then
-  start prlimit --nofile=64:64 "$bin/lesson-03" --addr 127.0.0.1:0 --workers 2 --queue 100
+  start_server "$tmp/log" 120 prlimit --nofile=64:64 "$bin/lesson-03" --addr 127.0.0.1:0 --workers 2 --queue 100
+  port=${server_addr##*:}
   {
     echo '$ prlimit --nofile=64:64 cargo run --release -p lesson-03 -- --workers 2 --queue 100'
     echo '# 200 clients connect at once and keep their connections; what each one hears in 2 s:'
@@ -112,7 +93,7 @@ for line, count in sorted(heard.items()):
 EOF
     echo
     echo '# the server: its first lines, and how many refusals it logged'
-    stop
+    stop_server
     grep -v 'busy: try again later' "$tmp/log" | grep -v '^worker '
     echo "$(grep -c 'busy: try again later' "$tmp/log") lines \"connection #N from ADDR: busy: try again later\""
   } >"$tmp/nofile-64.txt"
@@ -121,7 +102,8 @@ fi
 
 # --- lesson 03 running out of descriptors while it runs -----------------------------------------
 if have python3 emfile.txt && have prlimit emfile.txt; then
-  start "$bin/lesson-03" --addr 127.0.0.1:0 --workers 2 --queue 2
+  start_server "$tmp/log" 120 "$bin/lesson-03" --addr 127.0.0.1:0 --workers 2 --queue 2
+  port=${server_addr##*:}
   # The next free descriptor number: at that limit every new socket fails with EMFILE.
   free=0
   while [ -e "/proc/$server_pid/fd/$free" ]; do free=$((free + 1)); done
@@ -148,7 +130,7 @@ print(" ", c.recv(100).decode().strip())
 EOF
     echo
     echo '# the server'
-    stop
+    stop_server
     cat "$tmp/log"
   } >"$tmp/emfile.txt"
   mv "$tmp/emfile.txt" "$out/emfile.txt"

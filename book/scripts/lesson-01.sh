@@ -13,18 +13,13 @@ addr=127.0.0.1:8888
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# Starts the server (for at most 30 s) in the background, its output in $work/server.out.
-start_server() {
-  timeout -k 2 30 "$server" --addr "$addr" "$@" >"$work/server.out" 2>&1 &
-  wait_for "$work/server.out" "listening on"
-}
 # The client, for at most 15 s.
 run_client() { bounded 15 "$client" "$@"; }
 
 # 1. Two terminals: the server and the client. 2. Run it again at once: the port is still
 # taken, by the server's end of the connection, in TIME_WAIT.
 part_main() {
-  start_server
+  start_server "$work/server.out" 30 "$server" --addr "$addr"
   run_client --addr "$addr" hello >"$work/client.out" 2>&1
   wait
   {
@@ -50,7 +45,7 @@ part_main() {
 # 3. nc as the client.
 part_nc() {
   have nc nc-run.txt || return 0
-  start_server
+  start_server "$work/server.out" 30 "$server" --addr "$addr"
   printf 'hello from nc\n' | bounded 15 nc 127.0.0.1 8888 >"$work/nc.out" 2>&1
   wait
   {
@@ -65,7 +60,7 @@ part_nc() {
 # 4. The listening socket, seen with ss while the server waits in accept().
 part_listen() {
   have ss ss-listen.txt || return 0
-  start_server
+  start_server "$work/server.out" 30 "$server" --addr "$addr"
   {
     echo "\$ ss -tlnp 'sport = :8888'"
     ss -tlnp 'sport = :8888' | sed -E 's/pid=[0-9]+/pid=PID/'
@@ -103,7 +98,7 @@ part_capture() {
     >"$work/tcpdump.out" 2>"$work/tcpdump.err" &
   local dump=$!
   wait_for "$work/tcpdump.err" "listening on"
-  start_server
+  start_server "$work/server.out" 30 "$server" --addr "$addr"
   run_client --addr "$addr" hello >/dev/null
   wait "$dump"
   wait
@@ -115,7 +110,7 @@ part_capture() {
 
 # 7. What goes wrong: another server has the address; nobody is listening.
 part_errors() {
-  start_server
+  start_server "$work/server.out" 30 "$server" --addr "$addr"
   {
     echo "\$ cargo run -p lesson-01     # while another copy listens on 127.0.0.1:8888"
     bounded 5 "$server" --addr "$addr" 2>&1 || echo "(exit status $?)"
@@ -131,7 +126,7 @@ part_errors() {
 # 8. One read is not one message: a message written in two parts, a second apart.
 part_split() {
   have nc split-read.txt || return 0
-  start_server
+  start_server "$work/server.out" 30 "$server" --addr "$addr"
   (printf 'hel'; sleep 1; printf 'lo\n') | bounded 15 nc 127.0.0.1 8888 >"$work/nc.out" 2>&1 || true
   wait
   {

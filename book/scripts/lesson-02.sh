@@ -24,6 +24,7 @@ run_client='cargo run -q -p lesson-02 --bin lesson-02-client'
 tmp=$(mktemp -d)
 background=()
 cleanup() {
+  stop_server KILL
   for pid in "${background[@]}"; do kill "$pid" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$tmp"
@@ -33,21 +34,6 @@ trap cleanup EXIT
 gone() { ! kill -0 "$1" 2>/dev/null; }
 listening_on() { [ -n "$(ss -tlnH "( sport = :$1 )")" ]; }
 
-# start_server LOG ARGS...: lesson 02's server in the background (at most 120 s); its pid in
-# $server_pid.
-start_server() {
-  local log=$1
-  shift
-  timeout -k 2 120 "$server" "$@" >"$log" 2>&1 &
-  server_pid=$!
-  background+=("$server_pid")
-  wait_until grep -q '^listening on' "$log"
-}
-stop_server() {
-  kill "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
-  return 0
-}
 # The local port of this shell's connection on file descriptor FD to port 8888.
 my_port() {
   ss -tanpH "( dport = :8888 )" | grep "pid=$$,fd=$1)" | awk '{print $4}' | sed 's/.*://'
@@ -85,7 +71,7 @@ part_spin() {
 
 # --- ss: the states of one connection, opened and closed by hand -----------------------------
 part_states() {
-  start_server "$tmp/ss.log" --addr 127.0.0.1:8888
+  start_server "$tmp/ss.log" 120 "$server" --addr 127.0.0.1:8888
   {
     show "ss -tln '( sport = :8888 )'"
     ss -tln '( sport = :8888 )'
@@ -102,7 +88,7 @@ part_states() {
     show "echo exit >&3"
     echo exit >&3
     # The server answers bye and shuts down its side: its FIN arrives; we have read nothing yet.
-    wait_until grep -q 'said exit' "$tmp/ss.log"
+    wait_for "$tmp/ss.log" 'said exit'
     sleep 0.2
     show "ss -tan '( sport = :$port or dport = :$port )'"
     ss -tan "( sport = :$port or dport = :$port )"
@@ -125,14 +111,14 @@ part_states() {
 
 # --- a session: the server, two clients one after the other; then nc --------------------------
 part_session() {
-  start_server "$tmp/session.log" --addr 127.0.0.1:8888
+  start_server "$tmp/session.log" 120 "$server" --addr 127.0.0.1:8888
   {
     show "printf 'hello\nworld\nexit\n' | $run_client"
     printf 'hello\nworld\nexit\n' | client
     show "printf 'again\n' | $run_client"
     printf 'again\n' | client
   } >"$out/client-session.txt" 2>&1
-  wait_until grep -q 'after 1 message' "$tmp/session.log"
+  wait_for "$tmp/session.log" 'after 1 message'
   {
     show "$run_server"
     cat "$tmp/session.log"
@@ -150,7 +136,7 @@ part_session() {
       show "printf 'one\ntwo' | nc -N 127.0.0.1 8888"
       printf 'one\ntwo' | bounded 15 nc -N 127.0.0.1 8888
     } >"$out/nc.txt" 2>&1
-    wait_until grep -q 'no newline' "$tmp/session.log"
+    wait_for "$tmp/session.log" 'no newline'
     {
       echo "# what the server printed meanwhile (stdout and stderr)"
       tail -n +"$((lines_before + 1))" "$tmp/session.log"
@@ -162,12 +148,12 @@ part_session() {
 # --- tcpdump: one whole conversation on the wire ------------------------------------------------
 part_tcpdump() {
   have tcpdump tcpdump.txt || return 0
-  start_server "$tmp/dump.log" --addr 127.0.0.1:8888
+  start_server "$tmp/dump.log" 120 "$server" --addr 127.0.0.1:8888
   timeout -k 2 30 tcpdump -i lo -n -U --immediate-mode -w "$tmp/capture.pcap" 'tcp port 8888' \
     2>"$tmp/tcpdump.err" &
   local dump=$!
   background+=("$dump")
-  wait_until grep -q 'listening on' "$tmp/tcpdump.err" || return 1
+  wait_for "$tmp/tcpdump.err" 'listening on' || return 1
   printf 'hello\nexit\n' | client >"$tmp/dump-client.txt"
   sleep 0.5
   kill "$dump"
@@ -186,13 +172,11 @@ part_tcpdump() {
 # --- strace: the system calls of our server during one conversation ------------------------------
 part_strace() {
   have strace strace-server.txt || return 0
-  timeout -k 2 60 strace -o "$tmp/server.strace" -e trace=accept4,recvfrom,sendto,shutdown,close \
-    "$server" --addr 127.0.0.1:8888 >"$tmp/strace.log" 2>&1 &
-  background+=("$!")
-  server_pid=$!
-  wait_until grep -q '^listening on' "$tmp/strace.log" || return 1
+  start_server "$tmp/strace.log" 60 \
+    strace -o "$tmp/server.strace" -e trace=accept4,recvfrom,sendto,shutdown,close \
+    "$server" --addr 127.0.0.1:8888 || return 1
   printf 'hello\nexit\n' | client >/dev/null
-  wait_until grep -q 'said exit' "$tmp/strace.log"
+  wait_for "$tmp/strace.log" 'said exit'
   stop_server
   {
     show "cargo build -q -p lesson-02"
@@ -222,7 +206,7 @@ a_leaves() {
 
 # --- the backlog: a second client waits until the first leaves --------------------------------
 part_backlog() {
-  start_server "$tmp/backlog.log" --addr 127.0.0.1:8888
+  start_server "$tmp/backlog.log" 120 "$server" --addr 127.0.0.1:8888
   {
     echo "# client A connects and is greeted"
     a_arrives
@@ -262,7 +246,7 @@ part_syn() {
   local file=$1 linear=$2
   have tcpdump "$file" || return 0
   sysctl -q -w net.ipv4.tcp_syn_linear_timeouts="$linear" net.ipv4.tcp_syn_retries=4
-  start_server "$tmp/syn.log" --addr 127.0.0.1:8888
+  start_server "$tmp/syn.log" 120 "$server" --addr 127.0.0.1:8888
   exec 3<>/dev/tcp/127.0.0.1/8888
   read -r -t 5 line <&3
   # nstat keeps its last reading in a history file: one of our own, so that the other parts'
@@ -278,7 +262,7 @@ part_syn() {
     >"$tmp/syn.dump" 2>"$tmp/syn.err" &
   local dump=$!
   background+=("$dump")
-  wait_until grep -q 'listening on' "$tmp/syn.err" || return 1
+  wait_for "$tmp/syn.err" 'listening on' || return 1
   local start end status
   start=$(date +%s.%N)
   bounded 60 bash -c 'exec 5<>/dev/tcp/127.0.0.1/8888' 2>"$tmp/connect.err"
@@ -311,11 +295,9 @@ part_syn_exponential() { part_syn syn-exponential.txt 0; }
 # --- a client that resets while it waits in the accept queue ------------------------------------
 part_reset() {
   have python3 reset-in-queue.txt && have strace reset-in-queue.txt || return 0
-  timeout -k 2 60 strace -o "$tmp/reset.strace" -e trace=accept4,recvfrom,sendto \
-    "$server" --addr 127.0.0.1:8888 >"$tmp/reset.log" 2>&1 &
-  server_pid=$!
-  background+=("$server_pid")
-  wait_until grep -q '^listening on' "$tmp/reset.log" || return 1
+  start_server "$tmp/reset.log" 60 \
+    strace -o "$tmp/reset.strace" -e trace=accept4,recvfrom,sendto \
+    "$server" --addr 127.0.0.1:8888 || return 1
   {
     echo "# client A connects and is served"
     a_arrives
@@ -325,7 +307,7 @@ part_reset() {
     show "ss -tan '( sport = :8888 )'"
     ss -tan '( sport = :8888 )'
     a_leaves
-    wait_until grep -q 'reset' "$tmp/reset.log"
+    wait_for "$tmp/reset.log" 'reset'
     stop_server
     echo "# the server's system calls (it ran under strace -e trace=accept4,recvfrom,sendto)"
     # Only the calls that returned: the server was stopped in its last accept4.
@@ -337,16 +319,16 @@ part_reset() {
 
 # --- restarting: with SO_REUSEADDR at once; without it, not while TIME_WAIT lasts ----------------
 part_restart() {
-  start_server "$tmp/restart.log" --addr 127.0.0.1:8888
+  start_server "$tmp/restart.log" 120 "$server" --addr 127.0.0.1:8888
   printf 'exit\n' | client >/dev/null
-  wait_until grep -q 'said exit' "$tmp/restart.log"
+  wait_for "$tmp/restart.log" 'said exit'
   stop_server
   {
     echo "# the server ran, a client said exit, the server was stopped"
     show "ss -tano state time-wait '( sport = :8888 )'"
     ss -tano state time-wait '( sport = :8888 )'
     show "$run_server"
-    start_server "$tmp/restart2.log" --addr 127.0.0.1:8888
+    start_server "$tmp/restart2.log" 120 "$server" --addr 127.0.0.1:8888
     cat "$tmp/restart2.log"
     stop_server
   } >"$out/restart.txt"
@@ -354,10 +336,10 @@ part_restart() {
   {
     echo "# the same on port 8889, with SO_REUSEADDR turned off"
     show "$run_server -- --addr 127.0.0.1:8889 --no-reuseaddr"
-    start_server "$tmp/noreuse.log" --addr 127.0.0.1:8889 --no-reuseaddr
+    start_server "$tmp/noreuse.log" 120 "$server" --addr 127.0.0.1:8889 --no-reuseaddr
     cat "$tmp/noreuse.log"
     printf 'exit\n' | client --addr 127.0.0.1:8889 >/dev/null
-    wait_until grep -q 'said exit' "$tmp/noreuse.log"
+    wait_for "$tmp/noreuse.log" 'said exit'
     stop_server
     echo "# a client said exit; the server was stopped, and started again:"
     show "$run_server -- --addr 127.0.0.1:8889 --no-reuseaddr"

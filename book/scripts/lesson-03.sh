@@ -30,10 +30,9 @@ out=$(realpath "${1:?usage: lesson-03.sh OUTPUT_DIR}")
 cd "$(dirname "$0")/../.."
 mkdir -p "$out"
 tmp=$(mktemp -d)
-server_pid=""
 declare -a nc_pid
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  stop_server KILL
   for pid in "${nc_pid[@]}"; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
@@ -65,21 +64,6 @@ fi
 bin=target/release
 addr=127.0.0.1:8888
 
-# start NAME ARGS...: starts a server on $addr, waits (at most 5 s) for `listening on`.
-start() {
-  local name=$1
-  shift
-  # stdout and stderr in one file, in the order a terminal would show them.
-  timeout -k 2 300 "$bin/$name" --addr "$addr" "$@" >"$tmp/server.out" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 100); do
-    if grep -q '^listening on' "$tmp/server.out"; then return 0; fi
-    sleep 0.05
-  done
-  echo "lesson-03.sh: $name did not start: $(cat "$tmp/server.out")" >&2
-  exit 1
-}
-
 # reap PID: waits (at most 10 s) for PID to exit, kills it if it has not, and returns its status.
 reap() {
   for _ in $(seq 200); do
@@ -90,20 +74,12 @@ reap() {
   wait "$1" 2>/dev/null
 }
 
-# stop [SIGNAL]: SIGTERM (or SIGNAL) to the server, and waits for it to exit.
-stop() {
-  kill "-${1:-TERM}" "$server_pid" 2>/dev/null || true
-  reap "$server_pid" || true
-  server_pid=""
-}
-
-
 client() { timeout 10 "$bin/lesson-03-client" --addr "$addr" "$@" 2>&1 || true; }
 
 # ---------------------------------------------------------------------------------------------
 # session.txt: two clients, one after the other, with a seed; the same seed gives the same ACKs.
 part_session() {
-  start lesson-03 --seed 7
+  start_server "$tmp/server.out" 300 "$bin/lesson-03" --addr "$addr" --seed 7
   {
     echo '# terminal 2'
     echo "\$ printf 'hello\\nhow are you?\\nexit\\n' | cargo run -p lesson-03 --bin lesson-03-client"
@@ -112,7 +88,7 @@ part_session() {
     echo '# terminal 3'
     echo "\$ printf 'hello\\nhow are you?\\nexit\\n' | cargo run -p lesson-03 --bin lesson-03-client"
     printf 'hello\nhow are you?\nexit\n' | client
-    stop INT
+    stop_server INT
     echo
     echo '# terminal 1, the server, which terminal 2 and 3 talked to (Ctrl-C at the end)'
     echo '$ cargo run -p lesson-03 -- --seed 7'
@@ -124,13 +100,13 @@ part_session() {
 # threads.txt: the threads of a server with four workers.
 part_threads() {
   if have ps threads.txt; then
-    start lesson-03 --workers 4
+    start_server "$tmp/server.out" 300 "$bin/lesson-03" --addr "$addr" --workers 4
     {
       echo '$ cargo run -p lesson-03 -- --workers 4        # in terminal 1'
       echo "\$ ps -T -o spid,comm -p \$(pgrep -x lesson-03)  # in terminal 2"
       ps -T -o spid,comm -p "$server_pid"
     } >"$tmp/threads.txt"
-    stop
+    stop_server
     mv "$tmp/threads.txt" "$out/threads.txt"
   fi
 }
@@ -175,7 +151,7 @@ established() {
 # queue, the client after them is refused.
 part_busy() {
   if have nc busy.txt && have ss busy.txt; then
-    start lesson-03 --workers 1 --queue 1
+    start_server "$tmp/server.out" 300 "$bin/lesson-03" --addr "$addr" --workers 1 --queue 1
     {
       echo '$ cargo run -p lesson-03 -- --workers 1 --queue 1     # terminal 1'
       echo '$ nc 127.0.0.1 8888        # terminal 2: served; the only worker is busy with it'
@@ -213,7 +189,7 @@ part_busy() {
     fi
     nc_close 1
     nc_close 2
-    stop
+    stop_server
     {
       cat "$tmp/busy.txt"
       echo
@@ -227,7 +203,7 @@ part_busy() {
 # shutdown.txt: SIGTERM while a client is in a conversation.
 part_shutdown() {
   if have nc shutdown.txt; then
-    start lesson-03
+    start_server "$tmp/server.out" 300 "$bin/lesson-03" --addr "$addr"
     {
       echo '$ cargo run -p lesson-03      # terminal 1'
       echo '$ nc 127.0.0.1 8888           # terminal 2'
@@ -236,9 +212,7 @@ part_shutdown() {
       nc_type 3 hello
       nc_lines 3 2
       echo "\$ kill -TERM \$(pgrep -x lesson-03)   # terminal 3"
-      # $server_pid is `timeout`'s: signal the server itself, or timeout's -k would kill it 2 s
-      # into its grace period.
-      kill -TERM "$(pgrep -P "$server_pid" -x lesson-03)"
+      kill -TERM "$server_pid"
       wait_for "$tmp/server.out" 'shutting down'
       echo '$ echo hi | cargo run -p lesson-03 --bin lesson-03-client   # terminal 3: too late'
       echo hi | client
@@ -248,10 +222,9 @@ part_shutdown() {
       nc_type 3 exit
       nc_lines 3 4
       nc_close 3
-      reap "$server_pid" && status=0 || status=$?
-      server_pid=""
+      wait_server
       echo
-      echo "# terminal 1, the server (it exited with status $status)"
+      echo "# terminal 1, the server (it exited with status $server_status)"
       cat "$tmp/server.out"
     } >"$tmp/shutdown.txt"
     mv "$tmp/shutdown.txt" "$out/shutdown.txt"
@@ -274,7 +247,7 @@ part_load() {  # Each point runs for at least a second: a first run with 2000 ro
         printf '%-10s (not in this workspace yet)\n' "$lesson"
         continue
       fi
-      start "$lesson"
+      start_server "$tmp/server.out" 300 "$bin/$lesson" --addr "$addr"
       for clients in 1 8 64; do
         local m elapsed runs
         m=2000
@@ -293,7 +266,7 @@ part_load() {  # Each point runs for at least a second: a first run with 2000 ro
               server, $3, m, rate[2], rate[1], rate[3], greet[2] / 1000, slowest / 1000, lost, 3 * $3
           }'
       done
-      stop
+      stop_server
     done
   } >"$tmp/load-table.txt"
   mv "$tmp/load-table.txt" "$out/load-table.txt"

@@ -18,35 +18,14 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 picture="$root/lessons/lesson-04/assets/postcard.png"
 
 work=$(mktemp -d /tmp/lesson-04-book.XXXXXX)
-server_pid=""
 capture_pid=""
 cleanup() {
   [ -n "$capture_pid" ] && kill -INT "$capture_pid" 2>/dev/null || true
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  stop_server KILL
   wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-
-# Starts the server on 127.0.0.1:8888 storing into $work/received, and waits for its first line.
-start_server() {
-  (cd "$work" && exec timeout -k 2 600 "$bin/lesson-04" --dir received "$@") >"$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 100); do
-    grep -q '^listening on' "$work/server.log" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "lesson-04.sh: the server did not start:" >&2
-  cat "$work/server.log" >&2
-  exit 1
-}
-
-stop_server() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-}
 
 # Prints "$ SHOWN" and then what the command printed (stdout and stderr), run in $work.
 show_run() {
@@ -63,7 +42,7 @@ bounded 300 cargo run --quiet -p lesson-04 --example byte-stream >"$out/byte-str
 
 echo "-- walkthrough.txt, server.txt"
 cp "$picture" "$work/postcard.png"
-start_server
+start_server "$work/server.log" 600 env -C "$work" "$bin/lesson-04" --dir received
 {
   show_run "ls -l postcard.png" ls -l postcard.png
   show_run "sha256sum postcard.png" sha256sum postcard.png
@@ -140,7 +119,7 @@ stop_server
 sed "s|$work/||g" "$work/server.log" >"$out/server.txt"
 
 echo "-- too-large.txt"
-start_server --max-size 4K
+start_server "$work/server.log" 600 env -C "$work" "$bin/lesson-04" --dir received --max-size 4K
 {
   echo "(the server runs with --max-size 4K)"
   show_run "lesson-04-client send postcard.png --as big.png" "$client" send postcard.png --as big.png

@@ -39,11 +39,10 @@ fi
 part_limit=900 run_parts "$out" all || exit 1
 [ -n "${BOOK_PART:-}" ] || exit 0
 tmp=$(mktemp -d)
-server_pid=""
 crowd_pid=""
 cleanup() {
   if [ -n "$crowd_pid" ]; then kill "$crowd_pid" 2>/dev/null || true; fi
-  if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+  stop_server KILL
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -51,35 +50,13 @@ trap cleanup EXIT
 bin=target/release
 addr=127.0.0.1:8888
 
-# wait_line FILE PATTERN [SECONDS]: waits (at most SECONDS, 10 by default) until FILE has a line
-# matching PATTERN.
-wait_line() {
-  for _ in $(seq $((${3:-10} * 20))); do
-    if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "lesson-05.sh: no \"$2\" in $1: $(cat "$1")" >&2
-  exit 1
-}
-
-# stop: SIGTERM to the server, then wait for it (at most 10 s).
-stop() {
-  kill -TERM "$server_pid"
-  timeout 10 tail --pid="$server_pid" -f /dev/null || kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-}
-
 # 1. A conversation with nc, and the server's output.
-: >"$tmp/server.out" # emptied here, before the start: an old line must not be taken for a new one
-"$bin/lesson-05" --addr "$addr" >"$tmp/server.out" 2>&1 &
-server_pid=$!
-wait_line "$tmp/server.out" '^listening on'
+start_server "$tmp/server.out" 60 "$bin/lesson-05" --addr "$addr"
 {
   echo '$ cargo run --release -p lesson-05            # terminal 1'
   echo "\$ printf 'hello\\nexit\\n' | nc $(echo $addr | tr : ' ')          # terminal 2"
   printf 'hello\nexit\n' | timeout 10 nc -q 2 127.0.0.1 8888
-  stop
+  stop_server
   echo '--- terminal 1, after Ctrl-C:'
   cat "$tmp/server.out"
 } >"$tmp/session.txt"
@@ -89,22 +66,17 @@ echo "wrote $out/session.txt"
 # 2. The same under strace. The soft descriptor limit is lowered to 1024 first (the common
 # default), so the server's raising it shows.
 if have strace strace.txt && have nc strace.txt; then
-  : >"$tmp/server.out"
-  (
-    ulimit -Sn 1024
-    exec timeout 30 strace -f -qq -o "$tmp/strace.raw" \
-      -e trace=prlimit64,setrlimit,socket,bind,listen,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait,eventfd2,accept4,recvfrom,sendto,shutdown,close,read,write \
-      "$bin/lesson-05" --addr "$addr"
-  ) >"$tmp/server.out" 2>&1 &
-  strace_pid=$!
-  wait_line "$tmp/server.out" '^listening on'
+  start_server "$tmp/server.out" 30 prlimit --nofile=1024: strace -f -qq -o "$tmp/strace.raw" \
+    -e trace=prlimit64,setrlimit,socket,bind,listen,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait,eventfd2,accept4,recvfrom,sendto,shutdown,close,read,write \
+    "$bin/lesson-05" --addr "$addr"
   # The lines come a moment after the greeting, as when typed: the trace then shows the loop
-  # waiting for them.
-  (sleep 0.5; printf 'hello\nexit\n'; sleep 1) | timeout 10 nc -q 2 127.0.0.1 8888 >/dev/null
-  # The server is strace's child; timeout's child is strace.
-  server_pid=$(pgrep -n -f "^$bin/lesson-05 --addr $addr")
-  stop
-  wait "$strace_pid" 2>/dev/null || true
+  # waiting for them. Both in one write, so in one segment: bash's own printf writes its
+  # output a line at a time, coreutils' (`env printf`) at once.
+  (sleep 0.5; env printf 'hello\nexit\n'; sleep 1) | timeout 10 nc -q 2 127.0.0.1 8888 >/dev/null
+  # $server_pid is strace (prlimit became strace): signal the server, strace's child, alone,
+  # and let strace record its exit.
+  kill -TERM "$(pgrep -P "$server_pid")"
+  wait_server
   {
     echo "\$ strace -f -e trace=epoll_create1,epoll_ctl,epoll_wait,accept4,recvfrom,sendto,... \\"
     echo "      target/release/lesson-05      # then: (sleep 0.5; printf 'hello\\nexit\\n') | nc 127.0.0.1 8888; then: kill <pid>"
@@ -125,17 +97,14 @@ fi
 hard=$(ulimit -Hn)
 count=9999
 if [ "$hard" != unlimited ] && [ "$hard" -lt $((count + 100)) ]; then count=$((hard - 100)); fi
-: >"$tmp/server.out" # emptied here, before the start: an old line must not be taken for a new one
-"$bin/lesson-05" --addr "$addr" >"$tmp/server.out" 2>&1 &
-server_pid=$!
-wait_line "$tmp/server.out" '^listening on'
+start_server "$tmp/server.out" 300 "$bin/lesson-05" --addr "$addr"
 rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 # The crowd holds its connections until its standard input closes: a FIFO held open by us.
 mkfifo "$tmp/hold"
 timeout 120 "$bin/examples/crowd" --addr "$addr" --count "$count" --hold 100 <"$tmp/hold" >"$tmp/crowd.out" 2>&1 &
 crowd_pid=$!
 exec 8>"$tmp/hold"
-wait_line "$tmp/crowd.out" 'greeted' 60
+wait_for "$tmp/crowd.out" 'greeted' 60
 {
   echo "\$ cargo run --release -p lesson-05                                          # terminal 1"
   echo "\$ cargo run --release -p lesson-05 --example crowd -- --count $count --hold 100   # terminal 2"
@@ -153,21 +122,18 @@ wait_line "$tmp/crowd.out" 'greeted' 60
 exec 8>&-
 timeout 20 tail --pid="$crowd_pid" -f /dev/null || true
 crowd_pid=""
-stop
+stop_server
 mv "$tmp/crowd.txt" "$out/crowd.txt"
 echo "wrote $out/crowd.txt"
 
 # 4. The checker, --lesson 05.
-: >"$tmp/server.out"
-"$bin/lesson-05" --addr "$addr" --idle-timeout 2 >"$tmp/server.out" 2>&1 &
-server_pid=$!
-wait_line "$tmp/server.out" '^listening on'
+start_server "$tmp/server.out" 300 "$bin/lesson-05" --addr "$addr" --idle-timeout 2
 {
   echo '$ cargo run -p lesson-05 -- --idle-timeout 2                     # terminal 1'
-  echo '$ cargo run -p checker -- --lesson 05 --idle-timeout 2           # terminal 2'
+  echo '$ cargo run -p checker -- --lesson 05 --idle-timeout 2 --pid $(pgrep -x lesson-05)   # terminal 2'
   timeout 300 target/debug/checker --lesson 05 --idle-timeout 2 --pid "$server_pid" || true
 } >"$tmp/checker.txt"
-stop
+stop_server
 mv "$tmp/checker.txt" "$out/checker.txt"
 echo "wrote $out/checker.txt"
 
@@ -187,15 +153,12 @@ timeout 600 cargo build --release --quiet -p loadgen
 crowd_point() {
   local label=$1 total=$2
   shift 2
-  : >"$tmp/server.out"
   : >"$tmp/load.err"
-  "$@" --addr "$addr" >"$tmp/server.out" 2>&1 &
-  server_pid=$!
-  wait_line "$tmp/server.out" '^listening on'
+  start_server "$tmp/server.out" 300 "$@" --addr "$addr"
   timeout 300 "$bin/loadgen" --addr "$addr" --clients 256 --messages 500 --timeout 30 \
     --idle $((total - 256)) >"$tmp/load.out" 2>"$tmp/load.err" &
   local load_pid=$!
-  wait_line "$tmp/load.err" '^holding\|^error' 60
+  wait_for "$tmp/load.err" '^holding\|^error' 60
   local threads rss
   read -r threads rss < <(ps -o nlwp=,rss= -p "$server_pid")
   wait "$load_pid" || true
@@ -205,7 +168,7 @@ crowd_point() {
     echo "server while the crowd was held: $threads threads, $((rss / 1024)) MiB resident"
     echo
   } >>"$tmp/idle.txt"
-  stop
+  stop_server
 }
 {
   echo "\$ cargo run --release -p loadgen -- --clients 256 --messages 500 --timeout 30 --idle N   # against each server"

@@ -27,6 +27,7 @@ background=()
 export NSTAT_HISTORY=$tmp/nstat.history
 
 cleanup() {
+  stop_server KILL
   for pid in "${background[@]}"; do kill "$pid" 2>/dev/null; done
   wait 2>/dev/null
   ip netns del "$ns" 2>/dev/null
@@ -75,25 +76,12 @@ now() { awk -v t0="$t0" -v t="$(date +%s.%N)" 'BEGIN { printf "%5.1f", t - t0 }'
 mark() { t0=$(date +%s.%N); }
 say() { echo "[$(now)s] $*"; }
 
-# wait_secs SECONDS CMD...: polls CMD every 0.1 s for at most SECONDS (common.sh's wait_until
-# waits a fixed 10 s; some steps here wait longer).
-wait_secs() {
-  local limit=$1
-  shift
-  for _ in $(seq $((limit * 10))); do "$@" && return 0; sleep 0.1; done
-  note "gave up after ${limit}s waiting for: $*"
-  return 1
-}
-has_line() { grep -q -- "$2" "$1" 2>/dev/null; }
-
-# start_server LOG SECONDS ARGS...: the server in the namespace for at most SECONDS.
-start_server() {
+# start_lab_server LOG SECONDS ARGS...: the server on 127.0.0.1:9000 in the namespace, for at
+# most SECONDS (common.sh's start_server).
+start_lab_server() {
   local log=$1 limit=$2
   shift 2
-  ip netns exec "$ns" timeout "$limit" "$server" --addr 127.0.0.1:9000 "$@" >"$log" 2>&1 &
-  server_pid=$!
-  background+=("$server_pid")
-  wait_secs 10 has_line "$log" "listening on" || { note "the server did not start: $(cat "$log")"; return 1; }
+  start_server "$log" "$limit" ip netns exec "$ns" "$server" --addr 127.0.0.1:9000 "$@"
 }
 
 # capture FILE SECONDS FILTER...: tcpdump on the namespace's lo, times since its first packet.
@@ -103,7 +91,7 @@ capture() {
   ip netns exec "$ns" timeout "$limit" tcpdump -i lo -n -l --immediate-mode -ttttt "$@" >"$file" 2>"$file.err" &
   capture_pid=$!
   background+=("$capture_pid")
-  wait_secs 10 has_line "$file.err" "listening on"
+  wait_for "$file.err" "listening on"
 }
 stop_capture() { sleep 0.5; kill "$capture_pid" 2>/dev/null; wait "$capture_pid" 2>/dev/null; }
 
@@ -114,7 +102,7 @@ counters() { inns nstat -z "$@" | awk 'NR > 1 { printf "  %-24s %s\n", $1, $2 }'
 step_loss() {
   local f=$out/loss.txt
   echo "== loss.txt"
-  start_server "$tmp/loss-server.log" 60 --keepalive-idle 30 || return
+  start_lab_server "$tmp/loss-server.log" 60 --keepalive-idle 30 || return
   inns nstat -n  # start the counters from zero
   rule tcp dport 9000 numgen random mod 100 '<' 30 drop
   capture "$tmp/loss.pcap.txt" 40 'tcp port 9000 and tcp[tcpflags] & tcp-push != 0'
@@ -144,8 +132,7 @@ step_loss() {
     head -n 40 "$tmp/loss.pcap.txt"
   } >"$f"
   rm -f "$f.run"
-  kill "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
+  stop_server
 }
 
 step_bulk_loss() {
@@ -175,7 +162,7 @@ step_bulk_loss() {
 step_keepalive() {
   local f=$out/keepalive.txt
   echo "== keepalive.txt"
-  start_server "$tmp/ka-server.log" 30 --keepalive-idle 2 --keepalive-interval 1 \
+  start_lab_server "$tmp/ka-server.log" 30 --keepalive-idle 2 --keepalive-interval 1 \
     --keepalive-count 3 || return
   capture "$tmp/ka.pcap.txt" 20 'tcp port 9000'
   {
@@ -201,14 +188,13 @@ step_keepalive() {
     cat "$tmp/ka.pcap.txt"
   } >"$f"
   rm -f "$f.run"
-  kill "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
+  stop_server
 }
 
 step_zero_window() {
   local f=$out/zero-window.txt
   echo "== zero-window.txt"
-  start_server "$tmp/zw-server.log" 40 --idle-timeout 6 --keepalive-idle 30 || return
+  start_lab_server "$tmp/zw-server.log" 40 --idle-timeout 6 --keepalive-idle 30 || return
   capture "$tmp/zw.pcap.txt" 30 'tcp port 9000 and tcp[14:2] = 0'
   # The reader that stops: bash opens a connection (its /dev/tcp) and only writes to it, never
   # reads. Its receive buffer fills with the server's replies, its window drops to zero, the
@@ -228,7 +214,7 @@ step_zero_window() {
       echo "[$(now)s] ss -tnoi '( sport = :9000 )': the server's end (Send-Q: written, not yet acknowledged)"
       inns ss -tnoH state established '( sport = :9000 )' | sed 's/^/  /'
     done
-    wait_secs 15 has_line "$tmp/zw-server.log" "stopped reading"
+    wait_for "$tmp/zw-server.log" "stopped reading" 15
     echo
     echo "[$(now)s] the server's log:"
     grep -v "message" "$tmp/zw-server.log" | sed 's/^/  /'
@@ -244,28 +230,29 @@ step_zero_window() {
     tail -n 10 "$tmp/zw.pcap.txt"
   } >"$f"
   rm -f "$f.run"
-  kill "$reader" "$server_pid" 2>/dev/null
-  wait "$reader" "$server_pid" 2>/dev/null
+  kill "$reader" 2>/dev/null
+  stop_server
+  wait "$reader" 2>/dev/null
 }
 
 step_vanished() {
   local f=$out/vanished.txt
   echo "== vanished.txt"
-  start_server "$tmp/v-server.log" 40 --keepalive-idle 2 --keepalive-interval 1 \
+  start_lab_server "$tmp/v-server.log" 40 --keepalive-idle 2 --keepalive-interval 1 \
     --keepalive-count 3 --user-timeout 0 || return
   capture "$tmp/v.pcap.txt" 30 'tcp port 9000'
   ip netns exec "$ns" timeout 25 "$client" --addr 127.0.0.1:9000 --hold 20 --keepalive-idle 30 hello \
     >"$tmp/v-client.log" 2>&1 &
   local held=$!
   background+=("$held")
-  wait_secs 10 has_line "$tmp/v-client.log" "holding"
+  wait_for "$tmp/v-client.log" "holding"
   {
     echo "\$ lesson-06 --addr 127.0.0.1:9000 --keepalive-idle 2 --keepalive-interval 1 --keepalive-count 3 --user-timeout 0"
     echo "\$ lesson-06-client --addr 127.0.0.1:9000 --hold 20 hello"
     mark
     cut
     say "nft add rule inet lab in tcp dport 9000 drop; ... tcp sport 9000 drop   (the client's host is gone, without a word)"
-    wait_secs 20 has_line "$tmp/v-server.log" "stopped answering"
+    wait_for "$tmp/v-server.log" "stopped answering" 20
     say "the server's log:"
     sed 's/^/  /' "$tmp/v-server.log"
   } >"$f.run"
@@ -278,14 +265,15 @@ step_vanished() {
     cat "$tmp/v.pcap.txt"
   } >"$f"
   rm -f "$f.run"
-  kill "$held" "$server_pid" 2>/dev/null
-  wait "$held" "$server_pid" 2>/dev/null
+  kill "$held" 2>/dev/null
+  stop_server
+  wait "$held" 2>/dev/null
 }
 
 step_user_timeout() {
   local f=$out/user-timeout.txt
   echo "== user-timeout.txt"
-  start_server "$tmp/u-server.log" 40 --keepalive-idle 30 || return
+  start_lab_server "$tmp/u-server.log" 40 --keepalive-idle 30 || return
   inns nstat -n
   capture "$tmp/u.pcap.txt" 30 'tcp port 9000'
   {
@@ -311,33 +299,30 @@ step_user_timeout() {
     cat "$tmp/u.pcap.txt"
   } >"$f"
   rm -f "$f.run"
-  kill "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
+  stop_server
 }
 
 step_reset() {
   local f=$out/reset.txt
   echo "== reset.txt"
-  start_server "$tmp/r-server.log" 40 --keepalive-idle 30 || return
+  start_lab_server "$tmp/r-server.log" 40 --keepalive-idle 30 || return
   ip netns exec "$ns" timeout 30 "$client" --addr 127.0.0.1:9000 --hold 25 --keepalive-idle 2 \
     --keepalive-interval 1 hello >"$tmp/r-client.log" 2>&1 &
   local held=$!
   background+=("$held")
-  wait_secs 10 has_line "$tmp/r-client.log" "holding"
+  wait_for "$tmp/r-client.log" "holding"
   capture "$tmp/r.pcap.txt" 30 'tcp port 9000'
   {
     echo "\$ lesson-06-client --addr 127.0.0.1:9000 --hold 25 --keepalive-idle 2 --keepalive-interval 1 hello"
     mark
     cut
     say "nft add rule inet lab in tcp dport 9000 drop; ... tcp sport 9000 drop"
-    # $server_pid is the `timeout` around the server: kill the server itself, its child.
-    kill -9 $(ps -o pid= --ppid "$server_pid")
-    wait "$server_pid" 2>/dev/null
+    stop_server KILL
     say "kill -9 the server: its kernel sends FIN, which the rule drops"
     inns ss -tnH '( sport = :9000 )' | sed 's/^/    /'
     inns ss -K -tnH '( sport = :9000 )' >/dev/null
     say "ss -K '( sport = :9000 )': the server's kernel forgets the connection (as a reboot would)"
-    start_server "$tmp/r-server2.log" 30 --keepalive-idle 30
+    start_lab_server "$tmp/r-server2.log" 30 --keepalive-idle 30
     say "a new server listens on 127.0.0.1:9000"
     lift
     say "nft flush chain inet lab in: the network is back"
@@ -354,14 +339,13 @@ step_reset() {
     cat "$tmp/r.pcap.txt"
   } >"$f"
   rm -f "$f.run"
-  kill "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
+  stop_server
 }
 
 step_overflow() {
   local f=$out/overflow.txt
   echo "== overflow.txt"
-  start_server "$tmp/o-server.log" 30 --max-clients 1 --backlog 1 --keepalive-idle 30 || return
+  start_lab_server "$tmp/o-server.log" 30 --max-clients 1 --backlog 1 --keepalive-idle 30 || return
   inns nstat -n
   local pids=()
   {
@@ -385,8 +369,7 @@ step_overflow() {
     echo
     for i in 1 2 3 4 5 6; do echo "client $i: $(tr '\n' ' ' <"$tmp/o-client-$i.log")"; done
   } >"$f"
-  kill "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
+  stop_server
 }
 
 step_syn_retries() {
