@@ -127,6 +127,20 @@ const EXERCISE_3: Exercise<ReadFrame> = Exercise {
     ],
 };
 
+/// Exercise 4's wrong answers as a table, one row each: `does, answer, rejected_with;`.
+macro_rules! wrong_names {
+    ($($does:literal, $answer:expr, $phrase:literal;)*) => {
+        &[$(Wrong { does: $does, answer: $answer, rejected_with: $phrase }),*]
+    };
+}
+
+/// Our answer to exercise 4 with one name rule left out (a `wrong::Rule`).
+macro_rules! all_rules_but {
+    ($rule:ident) => {
+        |name| wrong::name_except(name, wrong::Rule::$rule)
+    };
+}
+
 const EXERCISE_4: Exercise<IsSafe> = Exercise {
     number: 4,
     task: "refuse an unsafe file name",
@@ -145,53 +159,21 @@ const EXERCISE_4: Exercise<IsSafe> = Exercise {
     check: check_is_safe_name,
     solution: solutions::is_safe_name,
     mine: exercises::is_safe_name,
-    wrong: &[
-        Wrong {
-            does: "refuses only the slash",
-            answer: wrong::name_without_slash,
-            rejected_with: "a folder separator on Windows",
-        },
-        Wrong {
-            does: "lets hidden names through",
-            answer: wrong::name_not_dot_dot,
-            rejected_with: "a hidden name",
-        },
-        Wrong {
-            does: "counts characters, not bytes",
-            answer: |n| wrong::name_except(n, wrong::Rule::Bytes),
-            rejected_with: "did you count characters?",
-        },
-        Wrong {
-            does: "refuses ASCII control characters only",
-            answer: |n| wrong::name_except(n, wrong::Rule::C1),
-            rejected_with: "C1 control",
-        },
-        Wrong {
-            does: "lets bidirectional controls through",
-            answer: |n| wrong::name_except(n, wrong::Rule::Bidi),
-            rejected_with: "right-to-left override",
-        },
-        Wrong {
-            does: "lets zero-width characters and the BOM through",
-            answer: |n| wrong::name_except(n, wrong::Rule::Invisible),
-            rejected_with: "an invisible character",
-        },
-        Wrong {
-            does: "lets the line and paragraph separators through",
-            answer: |n| wrong::name_except(n, wrong::Rule::Separators),
-            rejected_with: "line separator",
-        },
-        Wrong {
-            does: "accepts a name of spaces only",
-            answer: |n| wrong::name_except(n, wrong::Rule::Blank),
-            rejected_with: "only spaces",
-        },
-        Wrong {
-            does: "accepts names not in NFC",
-            answer: |n| wrong::name_except(n, wrong::Rule::Nfc),
-            rejected_with: "not in NFC",
-        },
-    ],
+    // One line per wrong answer: what it does, the answer, the words its rejection must hold.
+    // `all_rules_but!(Rule)` is our answer with that one rule left out.
+    wrong: wrong_names! {
+        "refuses only the slash", wrong::name_without_slash, "a folder separator on Windows";
+        "lets hidden names through", wrong::name_not_dot_dot, "a hidden name";
+        "counts characters, not bytes", all_rules_but!(Bytes), "did you count characters?";
+        "refuses ASCII control characters only", all_rules_but!(C1), "C1 control";
+        "lets bidirectional controls through", all_rules_but!(Bidi), "right-to-left override";
+        "lets zero-width characters and the BOM through", all_rules_but!(Invisible),
+            "an invisible character";
+        "lets the line and paragraph separators through", all_rules_but!(Separators),
+            "line separator";
+        "accepts a name of spaces only", all_rules_but!(Blank), "only spaces";
+        "accepts names not in NFC", all_rules_but!(Nfc), "not in NFC";
+    },
 };
 
 /// Counts the largest single allocation made on a thread while it measures, so a check can
