@@ -111,17 +111,17 @@ const EXERCISE_3: Exercise<ReadFrame> = Exercise {
         },
         Wrong {
             does: "never checks the magic byte",
-            answer: wrong::read_frame_without_magic,
+            answer: |r, max| wrong::read_frame_with(r, max, wrong::Slip::NoMagicCheck),
             rejected_with: "did you check the magic byte?",
         },
         Wrong {
             does: "allocates the announced length before checking it",
-            answer: wrong::read_frame_allocating_first,
+            answer: |r, max| wrong::read_frame_with(r, max, wrong::Slip::AllocateFirst),
             rejected_with: "before comparing the length with max_len?",
         },
         Wrong {
             does: "refuses a length equal to max_len",
-            answer: wrong::read_frame_refusing_max,
+            answer: |r, max| wrong::read_frame_with(r, max, wrong::Slip::RefuseMax),
             rejected_with: "a payload of exactly max_len bytes was refused",
         },
     ],
@@ -894,63 +894,45 @@ mod wrong {
         Ok(Some((header[1], payload)))
     }
 
-    /// Checks everything but the magic byte.
-    pub fn read_frame_without_magic(
-        from: &mut dyn Read,
-        max_len: u32,
-    ) -> io::Result<Option<(u8, Vec<u8>)>> {
-        let mut header = [0u8; 6];
-        if read_first(from, &mut header)? == 0 {
-            return Ok(None);
-        }
-        let len = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
-        if len > max_len {
-            return Err(ErrorKind::InvalidData.into());
-        }
-        let mut payload = vec![0u8; len as usize];
-        from.read_exact(&mut payload)?;
-        Ok(Some((header[1], payload)))
+    /// One slip in our answer's steps.
+    #[derive(PartialEq)]
+    pub enum Slip {
+        /// Never checks the magic byte.
+        NoMagicCheck,
+        /// Makes room for the announced payload, then checks the length.
+        AllocateFirst,
+        /// Refuses a length equal to the limit.
+        RefuseMax,
     }
 
-    /// Makes room for the announced payload, then checks the length.
-    pub fn read_frame_allocating_first(
+    /// Our answer to exercise 3, with one slip.
+    pub fn read_frame_with(
         from: &mut dyn Read,
         max_len: u32,
+        slip: Slip,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
         if read_first(from, &mut header)? == 0 {
             return Ok(None);
         }
-        if header[0] != 0xF1 {
+        if header[0] != 0xF1 && slip != Slip::NoMagicCheck {
             return Err(ErrorKind::InvalidData.into());
         }
         let len = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
-        let mut payload = Vec::with_capacity(len as usize);
-        if len > max_len {
+        let mut payload = if slip == Slip::AllocateFirst {
+            Vec::with_capacity(len as usize)
+        } else {
+            Vec::new()
+        };
+        let too_long = if slip == Slip::RefuseMax {
+            len >= max_len
+        } else {
+            len > max_len
+        };
+        if too_long {
             return Err(ErrorKind::InvalidData.into());
         }
         payload.resize(len as usize, 0);
-        from.read_exact(&mut payload)?;
-        Ok(Some((header[1], payload)))
-    }
-
-    /// Refuses a length equal to the limit.
-    pub fn read_frame_refusing_max(
-        from: &mut dyn Read,
-        max_len: u32,
-    ) -> io::Result<Option<(u8, Vec<u8>)>> {
-        let mut header = [0u8; 6];
-        if read_first(from, &mut header)? == 0 {
-            return Ok(None);
-        }
-        if header[0] != 0xF1 {
-            return Err(ErrorKind::InvalidData.into());
-        }
-        let len = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
-        if len >= max_len {
-            return Err(ErrorKind::InvalidData.into());
-        }
-        let mut payload = vec![0u8; len as usize];
         from.read_exact(&mut payload)?;
         Ok(Some((header[1], payload)))
     }
