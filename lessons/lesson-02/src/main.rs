@@ -269,7 +269,7 @@ impl Write for Deadline<'_> {
 }
 // ANCHOR_END: deadline
 
-// ANCHOR: read_line
+// ANCHOR: read_line_outside
 /// What one call to [`read_line`] found.
 enum Line {
     /// A whole line, without its `\n` or `\r\n`.
@@ -284,8 +284,10 @@ enum Line {
     Unfinished(usize),
 }
 
+// ANCHOR: read_line
 /// Reads one line, never holding more than [`MAX_LINE`] + 2 bytes of it (`\r\n` included).
 fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Line> {
+    // ANCHOR_END: read_line_outside
     line.clear();
     // take() stops read_until after `limit` bytes even if no `\n` came: a client that sends
     // an endless line costs us 64 KiB, not all our memory.

@@ -128,15 +128,7 @@ fn run(args: &Args) -> Result<(), String> {
     // receive fails with "disconnected" once the last one is gone. A join with a deadline.
     let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
     let idle = Duration::from_secs(args.idle_timeout);
-    for id in 1..=workers {
-        let (connections, shared, done_tx) =
-            (connections.clone(), Arc::clone(&shared), done_tx.clone());
-        shared.workers.fetch_add(1, Ordering::SeqCst);
-        thread::Builder::new()
-            .name(format!("worker-{id}"))
-            .spawn(move || worker(id, connections, &shared, idle, done_tx))
-            .map_err(|e| format!("cannot start worker thread {id}: {e}"))?;
-    }
+    start_workers(workers, &connections, &shared, idle, &done_tx)?;
     drop(done_tx);
 
     // Only now, with the handler installed and the workers started, are we ready.
@@ -156,9 +148,7 @@ fn run(args: &Args) -> Result<(), String> {
     ));
     // Connections still in the queue were accepted but never greeted. Tell them now, rather
     // than let them wait for a worker that may not come before the grace period ends.
-    for job in connections.try_iter() {
-        refuse(job, "busy: server shutting down", &shared);
-    }
+    turn_away_queued(&connections, &shared);
     drop(connections);
     wait_for_workers(&done, &hurry, grace, &shared);
 
@@ -172,6 +162,32 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 // ANCHOR_END: run
+
+// ANCHOR: start_workers
+// ANCHOR: start_workers_outside
+/// Starts the pool: `count` threads named `worker-1` to `worker-N`, each running [`worker`] with
+/// its own handle on the queue's receiving end and on `done`.
+fn start_workers(
+    count: u32,
+    connections: &Receiver<Job>,
+    shared: &Arc<Shared>,
+    idle: Duration,
+    done: &Sender<()>,
+) -> Result<(), String> {
+    // ANCHOR_END: start_workers_outside
+    for id in 1..=count {
+        // crossbeam's Receiver can be cloned: every worker takes from the same queue, and each
+        // job goes to exactly one of them.
+        let (connections, shared, done) = (connections.clone(), Arc::clone(shared), done.clone());
+        shared.workers.fetch_add(1, Ordering::SeqCst);
+        thread::Builder::new()
+            .name(format!("worker-{id}"))
+            .spawn(move || worker(id, connections, &shared, idle, done))
+            .map_err(|e| format!("cannot start worker thread {id}: {e}"))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: start_workers
 
 // ANCHOR: listen
 /// socket → SO_REUSEADDR → bind → listen, as in lesson 02.
@@ -244,11 +260,7 @@ fn accept_loop(
             log("accept works again".to_string());
             out_of_descriptors = false;
         }
-        // try_send never blocks: either a place in the queue is free, or we say so at once.
-        if let Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) = queue.try_send(job)
-        {
-            refuse(job, "busy: try again later", shared);
-        }
+        hand_over(job, queue, shared);
     }
 }
 
@@ -288,6 +300,20 @@ fn refuse(job: Job, reason: &str, shared: &Shared) {
     // Dropping the stream closes it.
 }
 // ANCHOR_END: accept_loop
+
+// ANCHOR: hand_over
+// ANCHOR: hand_over_outside
+/// Puts the job in the queue or, when the queue is full, tells the client `busy: try again
+/// later` and closes. It never waits: while the acceptor waits, nobody is accepted.
+fn hand_over(job: Job, queue: &Sender<Job>, shared: &Shared) {
+    // ANCHOR_END: hand_over_outside
+    // try_send never blocks: either a place in the queue is free, or we say so at once. Asking
+    // first (is_full) and sending after would be two steps, with room for a race between them.
+    if let Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) = queue.try_send(job) {
+        refuse(job, "busy: try again later", shared);
+    }
+}
+// ANCHOR_END: hand_over
 
 // ANCHOR: seed
 /// The random numbers for connection `number`. With `--seed S` they are a pure function of S and
@@ -489,6 +515,7 @@ enum Line {
 
 /// Reads one line, never holding more than [`MAX_LINE`] + 2 bytes of it (`\r\n` included).
 fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Line> {
+    // ANCHOR_END: read_line
     line.clear();
     let limit = MAX_LINE as u64 + 2;
     let n = reader.by_ref().take(limit).read_until(b'\n', line)?;
@@ -515,7 +542,6 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Line> 
         Err(_) => Line::NotUtf8,
     })
 }
-// ANCHOR_END: read_line
 
 // ANCHOR: hang_up
 /// Says the last word and ends the connection so that the client really gets it; everything
@@ -557,11 +583,15 @@ fn on_ctrl_c(shared: Arc<Shared>, listening: SocketAddr) -> Result<Receiver<()>,
     .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     Ok(hurry)
 }
+// ANCHOR_END: shutdown
 
+// ANCHOR: reachable
+// ANCHOR: reachable_outside
 /// Where to connect to reach our own listening socket. To bind(), 0.0.0.0 (or `::`) means
 /// "every local address". As a destination, Linux takes it to mean this machine and connects
 /// to loopback, but Windows refuses it; connecting to loopback ourselves works everywhere.
 fn reachable(listening: SocketAddr) -> SocketAddr {
+    // ANCHOR_END: reachable_outside
     let ip = match listening.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -569,7 +599,23 @@ fn reachable(listening: SocketAddr) -> SocketAddr {
     };
     SocketAddr::new(ip, listening.port())
 }
+// ANCHOR_END: reachable
 
+// ANCHOR: turn_away_queued
+// ANCHOR: turn_away_queued_outside
+/// Tells every connection still in the queue `busy: server shutting down` and closes it. It
+/// takes what is there now and does not wait for more.
+fn turn_away_queued(connections: &Receiver<Job>, shared: &Shared) {
+    // ANCHOR_END: turn_away_queued_outside
+    // try_iter stops at the first empty moment, even while a Sender is alive; iterating the
+    // Receiver itself would wait for jobs as long as one is.
+    for job in connections.try_iter() {
+        refuse(job, "busy: server shutting down", shared);
+    }
+}
+// ANCHOR_END: turn_away_queued
+
+// ANCHOR: wait_for_workers
 /// Waits until every worker has ended, the grace period is over, or a second signal came.
 fn wait_for_workers(done: &Receiver<()>, hurry: &Receiver<()>, grace: Duration, shared: &Shared) {
     crossbeam_channel::select! {
@@ -585,7 +631,7 @@ fn wait_for_workers(done: &Receiver<()>, hurry: &Receiver<()>, grace: Duration, 
         )),
     }
 }
-// ANCHOR_END: shutdown
+// ANCHOR_END: wait_for_workers
 
 // ANCHOR: log
 /// One line on stdout, written in ONE call, and an error ignored.

@@ -120,6 +120,7 @@ pub fn configure(stream: &TcpStream) -> io::Result<()> {
 }
 // ANCHOR_END: configure
 
+// ANCHOR: read_error
 /// Why reading a frame from a connection failed: the connection, or the bytes on it.
 #[derive(Debug)]
 pub enum ReadError {
@@ -128,6 +129,7 @@ pub enum ReadError {
     /// The bytes are not a frame of this protocol.
     Frame(FrameError),
 }
+// ANCHOR_END: read_error
 
 impl From<io::Error> for ReadError {
     fn from(e: io::Error) -> ReadError {
@@ -154,12 +156,14 @@ impl fmt::Display for ReadError {
 }
 
 // ANCHOR: read_frame
+// ANCHOR: read_frame_outside
 /// Reads one frame into `buf`. `Ok(None)` means the peer closed the connection cleanly
 /// between two frames; a close in the middle of one is an `UnexpectedEof` error.
 pub fn read_frame<'a>(
     from: &mut impl Read,
     buf: &'a mut [u8; MAX_DATA],
 ) -> Result<Option<Frame<'a>>, ReadError> {
+    // ANCHOR_END: read_frame_outside
     let mut head = [0u8; HEADER_LEN];
     // The first read alone tells "closed between frames" (0 bytes) from "closed inside one".
     let first = loop {

@@ -121,15 +121,19 @@ pub struct Header {
     pub len: usize,
 }
 
+// ANCHOR: encode
 impl Header {
     /// The header as it goes on the wire. The length is big-endian ("network byte order"): its
     /// most significant byte first, whatever the machine's own byte order is.
     pub fn encode(self) -> [u8; HEADER_LEN] {
+        // ANCHOR_END: header
         // Callers only build headers for lengths in `kind.lengths()`, all far below 4 GiB.
         let len = u32::try_from(self.len).unwrap_or(u32::MAX).to_be_bytes();
         [MAGIC, self.kind as u8, len[0], len[1], len[2], len[3]]
     }
+    // ANCHOR_END: encode
 
+    // ANCHOR: decode
     /// Checks the magic byte, the kind and the length, in that order, and refuses anything
     /// this version of the protocol would never send.
     pub fn decode(bytes: [u8; HEADER_LEN]) -> Result<Header, FrameError> {
@@ -148,7 +152,7 @@ impl Header {
         })
     }
 }
-// ANCHOR_END: header
+// ANCHOR_END: decode
 
 /// Why the bytes received are not a frame this protocol allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -246,10 +250,10 @@ pub enum Frame<'a> {
 }
 // ANCHOR_END: frame
 
-// ANCHOR: parse
+// ANCHOR: parse_impl
 impl<'a> Frame<'a> {
     // --snip--
-    // ANCHOR_END: parse
+    // ANCHOR_END: parse_impl
     pub fn kind(&self) -> Kind {
         match self {
             Frame::File(_) => Kind::File,
@@ -356,9 +360,7 @@ impl<'a> Frame<'a> {
         })
     }
     // ANCHOR_END: parse
-    // ANCHOR: parse
 }
-// ANCHOR_END: parse
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary: how an
 /// ERROR frame's message is cut to `MAX_MESSAGE` without splitting a character.

@@ -111,21 +111,35 @@ const EXERCISE_3: Exercise<ReadFrame> = Exercise {
         },
         Wrong {
             does: "never checks the magic byte",
-            answer: wrong::read_frame_without_magic,
+            answer: |r, max| wrong::read_frame_with(r, max, wrong::Slip::NoMagicCheck),
             rejected_with: "did you check the magic byte?",
         },
         Wrong {
             does: "allocates the announced length before checking it",
-            answer: wrong::read_frame_allocating_first,
+            answer: |r, max| wrong::read_frame_with(r, max, wrong::Slip::AllocateFirst),
             rejected_with: "before comparing the length with max_len?",
         },
         Wrong {
             does: "refuses a length equal to max_len",
-            answer: wrong::read_frame_refusing_max,
+            answer: |r, max| wrong::read_frame_with(r, max, wrong::Slip::RefuseMax),
             rejected_with: "a payload of exactly max_len bytes was refused",
         },
     ],
 };
+
+/// Exercise 4's wrong answers as a table, one row each: `does, answer, rejected_with;`.
+macro_rules! wrong_names {
+    ($($does:literal, $answer:expr, $phrase:literal;)*) => {
+        &[$(Wrong { does: $does, answer: $answer, rejected_with: $phrase }),*]
+    };
+}
+
+/// Our answer to exercise 4 with one name rule left out (a `wrong::Rule`).
+macro_rules! all_rules_but {
+    ($rule:ident) => {
+        |name| wrong::name_except(name, wrong::Rule::$rule)
+    };
+}
 
 const EXERCISE_4: Exercise<IsSafe> = Exercise {
     number: 4,
@@ -145,53 +159,21 @@ const EXERCISE_4: Exercise<IsSafe> = Exercise {
     check: check_is_safe_name,
     solution: solutions::is_safe_name,
     mine: exercises::is_safe_name,
-    wrong: &[
-        Wrong {
-            does: "refuses only the slash",
-            answer: wrong::name_without_slash,
-            rejected_with: "a folder separator on Windows",
-        },
-        Wrong {
-            does: "lets hidden names through",
-            answer: wrong::name_not_dot_dot,
-            rejected_with: "a hidden name",
-        },
-        Wrong {
-            does: "counts characters, not bytes",
-            answer: |n| wrong::name_except(n, wrong::Rule::Bytes),
-            rejected_with: "did you count characters?",
-        },
-        Wrong {
-            does: "refuses ASCII control characters only",
-            answer: |n| wrong::name_except(n, wrong::Rule::C1),
-            rejected_with: "C1 control",
-        },
-        Wrong {
-            does: "lets bidirectional controls through",
-            answer: |n| wrong::name_except(n, wrong::Rule::Bidi),
-            rejected_with: "right-to-left override",
-        },
-        Wrong {
-            does: "lets zero-width characters and the BOM through",
-            answer: |n| wrong::name_except(n, wrong::Rule::Invisible),
-            rejected_with: "an invisible character",
-        },
-        Wrong {
-            does: "lets the line and paragraph separators through",
-            answer: |n| wrong::name_except(n, wrong::Rule::Separators),
-            rejected_with: "line separator",
-        },
-        Wrong {
-            does: "accepts a name of spaces only",
-            answer: |n| wrong::name_except(n, wrong::Rule::Blank),
-            rejected_with: "only spaces",
-        },
-        Wrong {
-            does: "accepts names not in NFC",
-            answer: |n| wrong::name_except(n, wrong::Rule::Nfc),
-            rejected_with: "not in NFC",
-        },
-    ],
+    // One line per wrong answer: what it does, the answer, the words its rejection must hold.
+    // `all_rules_but!(Rule)` is our answer with that one rule left out.
+    wrong: wrong_names! {
+        "refuses only the slash", wrong::name_without_slash, "a folder separator on Windows";
+        "lets hidden names through", wrong::name_not_dot_dot, "a hidden name";
+        "counts characters, not bytes", all_rules_but!(Bytes), "did you count characters?";
+        "refuses ASCII control characters only", all_rules_but!(C1), "C1 control";
+        "lets bidirectional controls through", all_rules_but!(Bidi), "right-to-left override";
+        "lets zero-width characters and the BOM through", all_rules_but!(Invisible),
+            "an invisible character";
+        "lets the line and paragraph separators through", all_rules_but!(Separators),
+            "line separator";
+        "accepts a name of spaces only", all_rules_but!(Blank), "only spaces";
+        "accepts names not in NFC", all_rules_but!(Nfc), "not in NFC";
+    },
 };
 
 /// Counts the largest single allocation made on a thread while it measures, so a check can
@@ -912,63 +894,45 @@ mod wrong {
         Ok(Some((header[1], payload)))
     }
 
-    /// Checks everything but the magic byte.
-    pub fn read_frame_without_magic(
-        from: &mut dyn Read,
-        max_len: u32,
-    ) -> io::Result<Option<(u8, Vec<u8>)>> {
-        let mut header = [0u8; 6];
-        if read_first(from, &mut header)? == 0 {
-            return Ok(None);
-        }
-        let len = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
-        if len > max_len {
-            return Err(ErrorKind::InvalidData.into());
-        }
-        let mut payload = vec![0u8; len as usize];
-        from.read_exact(&mut payload)?;
-        Ok(Some((header[1], payload)))
+    /// One slip in our answer's steps.
+    #[derive(PartialEq)]
+    pub enum Slip {
+        /// Never checks the magic byte.
+        NoMagicCheck,
+        /// Makes room for the announced payload, then checks the length.
+        AllocateFirst,
+        /// Refuses a length equal to the limit.
+        RefuseMax,
     }
 
-    /// Makes room for the announced payload, then checks the length.
-    pub fn read_frame_allocating_first(
+    /// Our answer to exercise 3, with one slip.
+    pub fn read_frame_with(
         from: &mut dyn Read,
         max_len: u32,
+        slip: Slip,
     ) -> io::Result<Option<(u8, Vec<u8>)>> {
         let mut header = [0u8; 6];
         if read_first(from, &mut header)? == 0 {
             return Ok(None);
         }
-        if header[0] != 0xF1 {
+        if header[0] != 0xF1 && slip != Slip::NoMagicCheck {
             return Err(ErrorKind::InvalidData.into());
         }
         let len = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
-        let mut payload = Vec::with_capacity(len as usize);
-        if len > max_len {
+        let mut payload = if slip == Slip::AllocateFirst {
+            Vec::with_capacity(len as usize)
+        } else {
+            Vec::new()
+        };
+        let too_long = if slip == Slip::RefuseMax {
+            len >= max_len
+        } else {
+            len > max_len
+        };
+        if too_long {
             return Err(ErrorKind::InvalidData.into());
         }
         payload.resize(len as usize, 0);
-        from.read_exact(&mut payload)?;
-        Ok(Some((header[1], payload)))
-    }
-
-    /// Refuses a length equal to the limit.
-    pub fn read_frame_refusing_max(
-        from: &mut dyn Read,
-        max_len: u32,
-    ) -> io::Result<Option<(u8, Vec<u8>)>> {
-        let mut header = [0u8; 6];
-        if read_first(from, &mut header)? == 0 {
-            return Ok(None);
-        }
-        if header[0] != 0xF1 {
-            return Err(ErrorKind::InvalidData.into());
-        }
-        let len = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
-        if len >= max_len {
-            return Err(ErrorKind::InvalidData.into());
-        }
-        let mut payload = vec![0u8; len as usize];
         from.read_exact(&mut payload)?;
         Ok(Some((header[1], payload)))
     }
