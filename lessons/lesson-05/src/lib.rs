@@ -1,5 +1,5 @@
-//! Lesson 05's library holds its exercises; the server is `src/main.rs` and the client
-//! `src/bin/lesson-05-client.rs`.
+//! Lesson 05's library holds its exercises; the server is `src/main.rs` (and the modules it
+//! names) and the client `src/bin/lesson-05-client.rs`.
 //!
 //! - [`exercises`]: the stubs you edit. Check them with `cargo test -p lesson-05 --test exercises -- mine`.
 //! - [`solutions`]: our answers. Try first, then compare.
