@@ -51,10 +51,12 @@ pub fn take_lines(
 // ANCHOR: exercise_3
 /// EXERCISE 3: flush a write buffer into a non-blocking socket.
 ///
-/// Write as much of `output` as the socket takes now, and remove from `output` exactly what was
-/// written. Return `Ok(true)` when `output` is empty (the loop can stop watching for
-/// writability), `Ok(false)` when the socket is full and bytes remain (it must watch, and call
-/// again when the socket is writable). Other errors are returned as they are.
+/// The server calls this on every turn of a connection (`flush` in `src/connection.rs`) when
+/// built with `--features mine`. Write as much of `output` as the socket takes now, and remove
+/// from `output` exactly what was written. Return `Ok(true)` when `output` is empty (the loop
+/// can stop watching for writability), `Ok(false)` when the socket is full and bytes remain (it
+/// must watch, and call again when the socket is writable). Other errors are returned as they
+/// are.
 pub fn flush(stream: &mut TcpStream, output: &mut Vec<u8>) -> io::Result<bool> {
     todo!("exercise 3: write until WouldBlock, keep the rest")
 }

@@ -8,20 +8,16 @@
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
-use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson_05::{LineTooLong, exercises, solutions};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use test_support::exercise::{self, Exercise, Runnable, Wrong};
+use test_support::exercise::{Exercise, Wrong};
 use test_support::observe;
 
-fn main() -> ExitCode {
-    let all: [&dyn Runnable; 3] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3];
-    exercise::main("lesson-05", env!("CARGO_MANIFEST_DIR"), &all)
-}
+test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3);
 
 /// How long a call that must not wait may take. A correct one takes microseconds; this is for
 /// a loaded machine.

@@ -12,23 +12,21 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::time::Duration;
 
 use crate::failure::{Failure, Phase};
+use crate::keepalive::Keepalive;
 
 // ANCHOR: exercise_1
 /// EXERCISE 1: make `stream` notice a dead peer within seconds.
 ///
-/// Turn keepalive on with the first probe after `idle` of silence, then one every `interval`,
-/// dropping the connection after `count` unanswered probes; and let written data stay
-/// unacknowledged for at most `user_timeout`. The check reads every option back with getsockopt.
-pub fn arm_keepalive(
-    stream: &TcpStream,
-    idle: Duration,
-    interval: Duration,
-    count: u32,
-    user_timeout: Duration,
-) -> io::Result<()> {
+/// The server calls this first thing on every connection it accepts (`serve` in
+/// `src/main.rs`), and the client on every connection it makes, when built with
+/// `--features mine`. Turn keepalive on with the first probe after `settings.idle` of silence,
+/// then one every `settings.interval`, dropping the connection after `settings.count`
+/// unanswered probes; and let written data stay unacknowledged for at most
+/// `settings.user_timeout` (`None`: the kernel's own limit, as `--user-timeout 0` asks). The
+/// check reads every option back with getsockopt.
+pub fn arm_keepalive(stream: &TcpStream, settings: &Keepalive) -> io::Result<()> {
     todo!("exercise 1: arm keepalive and the user timeout")
 }
 // ANCHOR_END: exercise_1

@@ -16,7 +16,7 @@ use std::io;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use socket2::{SockRef, TcpKeepalive};
+use socket2::SockRef;
 
 // ANCHOR: settings
 /// How quickly a socket gives up on a silent peer.
@@ -55,21 +55,8 @@ impl Keepalive {
 }
 // ANCHOR_END: settings
 
-// ANCHOR: arm
-/// Turns keepalive on with our timers, and sets the user timeout. Call it on every accepted (or
-/// connected) socket: a listening socket's options are copied to the sockets it accepts, but
-/// setting them here makes each connection's timers plain to see, whoever listened.
-pub fn arm(stream: &TcpStream, k: &Keepalive) -> io::Result<()> {
-    let socket = SockRef::from(stream);
-    // SO_KEEPALIVE on, then TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT.
-    let params = TcpKeepalive::new()
-        .with_time(k.idle)
-        .with_interval(k.interval)
-        .with_retries(k.count);
-    socket.set_tcp_keepalive(&params)?;
-    set_user_timeout(&socket, k.user_timeout)
-}
-// ANCHOR_END: arm
+// Arming these on a socket, `arm_keepalive`, is exercise 1: the server and the client call
+// `crate::arm_keepalive`, our answer (src/solutions.rs) or yours (`--features mine`).
 
 /// What the kernel says the socket's keepalive settings are: the options read back with
 /// getsockopt. `None` when keepalive is off.
@@ -87,21 +74,11 @@ pub fn read_back(stream: &TcpStream) -> io::Result<Option<Keepalive>> {
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn set_user_timeout(socket: &SockRef, timeout: Option<Duration>) -> io::Result<()> {
-    socket.set_tcp_user_timeout(timeout)
-}
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
 fn user_timeout(socket: &SockRef) -> io::Result<Option<Duration>> {
     socket.tcp_user_timeout()
 }
 
-/// TCP_USER_TIMEOUT is Linux's (RFC 5482 describes it); elsewhere only keepalive is armed.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn set_user_timeout(_socket: &SockRef, _timeout: Option<Duration>) -> io::Result<()> {
-    Ok(())
-}
-
+/// TCP_USER_TIMEOUT is Linux's (RFC 5482 describes it): elsewhere there is none to read.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn user_timeout(_socket: &SockRef) -> io::Result<Option<Duration>> {
     Ok(None)

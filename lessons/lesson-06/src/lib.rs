@@ -13,3 +13,10 @@ pub mod exercises;
 pub mod failure;
 pub mod keepalive;
 pub mod solutions;
+
+// Arming keepalive on every connection is exercise 1: ours by default, yours when the lesson is
+// built with `--features mine`, so that your answer meets real clients (and the checker).
+#[cfg(feature = "mine")]
+pub use exercises::arm_keepalive;
+#[cfg(not(feature = "mine"))]
+pub use solutions::arm_keepalive;

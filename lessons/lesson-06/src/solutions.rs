@@ -1,36 +1,29 @@
 //! Our answers to lesson 06's exercises. Try `src/exercises.rs` first.
 
+use socket2::{SockRef, TcpKeepalive};
 use std::io::{self, ErrorKind, Write};
 use std::net::TcpStream;
-use std::time::Duration;
-
-use socket2::{SockRef, TcpKeepalive};
 
 use crate::failure::{Failure, Phase};
+use crate::keepalive::Keepalive;
 
 // ANCHOR: solution_1
 /// Exercise 1: make `stream` notice a dead peer within seconds.
-pub fn arm_keepalive(
-    stream: &TcpStream,
-    idle: Duration,
-    interval: Duration,
-    count: u32,
-    user_timeout: Duration,
-) -> io::Result<()> {
+pub fn arm_keepalive(stream: &TcpStream, settings: &Keepalive) -> io::Result<()> {
     let socket = SockRef::from(stream);
     // SO_KEEPALIVE alone keeps Linux's defaults: a first probe after two hours. All three
-    // timers are needed, on this very socket.
+    // timers are needed, on this very socket: SO_KEEPALIVE on, then TCP_KEEPIDLE,
+    // TCP_KEEPINTVL and TCP_KEEPCNT.
     let params = TcpKeepalive::new()
-        .with_time(idle)
-        .with_interval(interval)
-        .with_retries(count);
+        .with_time(settings.idle)
+        .with_interval(settings.interval)
+        .with_retries(settings.count);
     socket.set_tcp_keepalive(&params)?;
-    // Keepalive never runs while data is in flight; this bounds that case. TCP_USER_TIMEOUT is
-    // Linux's option.
+    // Keepalive never runs while data is in flight; this bounds that case. `None` sets 0, the
+    // kernel's own limit (tcp_retries2). TCP_USER_TIMEOUT is Linux's option (RFC 5482
+    // describes it); elsewhere only keepalive is armed.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    socket.set_tcp_user_timeout(Some(user_timeout))?;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let _ = user_timeout;
+    socket.set_tcp_user_timeout(settings.user_timeout)?;
     Ok(())
 }
 // ANCHOR_END: solution_1

@@ -11,19 +11,16 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::ExitCode;
+use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use lesson_06::failure::{Failure, Phase};
 use lesson_06::keepalive::{self, Keepalive};
 use lesson_06::{exercises, solutions};
 use socket2::SockRef;
-use test_support::exercise::{self, Exercise, Runnable, Wrong};
+use test_support::exercise::{self, Exercise, Wrong};
 
-fn main() -> ExitCode {
-    let all: [&dyn Runnable; 3] = [&EXERCISE_1, &EXERCISE_2, &EXERCISE_3];
-    exercise::main("lesson-06", env!("CARGO_MANIFEST_DIR"), &all)
-}
+test_support::exercises_main!(EXERCISE_1, EXERCISE_2, EXERCISE_3);
 
 /// A connected pair on 127.0.0.1: (the client's end, the server's end).
 fn pair() -> Result<(TcpStream, TcpStream), String> {
@@ -36,7 +33,7 @@ fn pair() -> Result<(TcpStream, TcpStream), String> {
 // ---------------------------------------------------------------------------------------------
 // Exercise 1: arm keepalive and the user timeout.
 
-type Arm = fn(&TcpStream, Duration, Duration, u32, Duration) -> io::Result<()>;
+type Arm = fn(&TcpStream, &Keepalive) -> io::Result<()>;
 
 const EXERCISE_1: Exercise<Arm> = Exercise {
     number: 1,
@@ -47,8 +44,8 @@ const EXERCISE_1: Exercise<Arm> = Exercise {
         "socket2 sets options on a std TcpStream without taking it over (SockRef::from); its \
          TcpKeepalive holds the three timers, and the user timeout is one more setter",
         "let s = SockRef::from(stream); s.set_tcp_keepalive(&TcpKeepalive::new()\
-         .with_time(idle).with_interval(interval).with_retries(count))?; \
-         s.set_tcp_user_timeout(Some(user_timeout))",
+         .with_time(settings.idle).with_interval(settings.interval)\
+         .with_retries(settings.count))?; s.set_tcp_user_timeout(settings.user_timeout)",
     ],
     bound: Duration::from_secs(10),
     hang: "did it wait for something? Setting options returns at once",
@@ -71,20 +68,31 @@ const EXERCISE_1: Exercise<Arm> = Exercise {
             answer: wrong::no_user_timeout,
             rejected_with: "keepalive never runs while data is in flight",
         },
+        Wrong {
+            does: "unwraps the user timeout (panics when it is off)",
+            answer: wrong::user_timeout_unwrapped,
+            rejected_with: "with the user timeout off (None",
+        },
+        Wrong {
+            does: "sets a user timeout of its own when it is off",
+            answer: wrong::user_timeout_made_up,
+            rejected_with: "None means the kernel's own limit",
+        },
     ],
 };
 
-/// Every option, read back with getsockopt from the socket armed.
+/// Every option, read back with getsockopt from the socket armed: once with every timer and
+/// the user timeout, once with the user timeout off (`--user-timeout 0`).
 fn check_arm_keepalive(arm: Arm) -> Result<(), String> {
-    let (_client, server) = pair()?;
     let secs = Duration::from_secs;
-    arm(&server, secs(3), secs(2), 4, secs(7)).map_err(|e| format!("it failed: {e}"))?;
     let expected = Keepalive {
         idle: secs(3),
         interval: secs(2),
         count: 4,
         user_timeout: Some(secs(7)),
     };
+    let (_client, server) = pair()?;
+    arm(&server, &expected).map_err(|e| format!("it failed: {e}"))?;
     let Some(got) = keepalive::read_back(&server).map_err(|e| e.to_string())? else {
         return Err("SO_KEEPALIVE is off on the socket: no probe will ever be sent".into());
     };
@@ -107,6 +115,32 @@ fn check_arm_keepalive(arm: Arm) -> Result<(), String> {
             "TCP_USER_TIMEOUT reads back {:?}, not 7 s: keepalive never runs while data is in \
              flight, so unacknowledged data would be retried for about 15 minutes",
             got.user_timeout
+        ));
+    }
+
+    let off = Keepalive {
+        user_timeout: None,
+        ..expected
+    };
+    let (_client, server) = pair()?;
+    // A panic here is this case's, not a stub's: say which case it was.
+    match panic::catch_unwind(AssertUnwindSafe(|| arm(&server, &off))) {
+        Ok(result) => {
+            result.map_err(|e| format!("with the user timeout off (None) it failed: {e}"))?
+        }
+        Err(_) => {
+            return Err(
+                "with the user timeout off (None, what --user-timeout 0 gives) it \
+                        panicked: did you unwrap it? None means the kernel's own limit"
+                    .into(),
+            );
+        }
+    }
+    let got = keepalive::read_back(&server).map_err(|e| e.to_string())?;
+    if got != Some(off) {
+        return Err(format!(
+            "with the user timeout off (None) the socket reads back {got:?}, expected {off:?}: \
+             None means the kernel's own limit (tcp_retries2), no user timeout at all"
         ));
     }
     Ok(())
@@ -401,46 +435,45 @@ mod wrong {
     use std::time::Duration;
 
     use lesson_06::failure::{Failure, Phase};
+    use lesson_06::keepalive::Keepalive;
     use lesson_06::solutions;
     use socket2::{SockRef, TcpKeepalive};
 
     /// SO_KEEPALIVE alone: Linux then waits two hours before the first probe.
-    pub fn keepalive_flag_only(
-        s: &TcpStream,
-        _: Duration,
-        _: Duration,
-        _: u32,
-        t: Duration,
-    ) -> io::Result<()> {
+    pub fn keepalive_flag_only(s: &TcpStream, k: &Keepalive) -> io::Result<()> {
         SockRef::from(s).set_keepalive(true)?;
-        SockRef::from(s).set_tcp_user_timeout(Some(t))
+        SockRef::from(s).set_tcp_user_timeout(k.user_timeout)
     }
 
     /// The idle time, but the kernel's interval and count.
-    pub fn idle_only(
-        s: &TcpStream,
-        idle: Duration,
-        _: Duration,
-        _: u32,
-        t: Duration,
-    ) -> io::Result<()> {
-        SockRef::from(s).set_tcp_keepalive(&TcpKeepalive::new().with_time(idle))?;
-        SockRef::from(s).set_tcp_user_timeout(Some(t))
+    pub fn idle_only(s: &TcpStream, k: &Keepalive) -> io::Result<()> {
+        SockRef::from(s).set_tcp_keepalive(&TcpKeepalive::new().with_time(k.idle))?;
+        SockRef::from(s).set_tcp_user_timeout(k.user_timeout)
     }
 
     /// Keepalive, but nothing bounds data that stays unacknowledged.
-    pub fn no_user_timeout(
-        s: &TcpStream,
-        idle: Duration,
-        every: Duration,
-        n: u32,
-        _: Duration,
-    ) -> io::Result<()> {
-        let params = TcpKeepalive::new()
-            .with_time(idle)
-            .with_interval(every)
-            .with_retries(n);
-        SockRef::from(s).set_tcp_keepalive(&params)
+    pub fn no_user_timeout(s: &TcpStream, k: &Keepalive) -> io::Result<()> {
+        SockRef::from(s).set_tcp_keepalive(&timers(k))
+    }
+
+    /// Everything, but a user timeout that is off is unwrapped.
+    pub fn user_timeout_unwrapped(s: &TcpStream, k: &Keepalive) -> io::Result<()> {
+        SockRef::from(s).set_tcp_keepalive(&timers(k))?;
+        SockRef::from(s).set_tcp_user_timeout(Some(k.user_timeout.unwrap()))
+    }
+
+    /// Everything, but "off" taken as "some sensible value".
+    pub fn user_timeout_made_up(s: &TcpStream, k: &Keepalive) -> io::Result<()> {
+        SockRef::from(s).set_tcp_keepalive(&timers(k))?;
+        let timeout = k.user_timeout.unwrap_or(Duration::from_secs(30));
+        SockRef::from(s).set_tcp_user_timeout(Some(timeout))
+    }
+
+    fn timers(k: &Keepalive) -> TcpKeepalive {
+        TcpKeepalive::new()
+            .with_time(k.idle)
+            .with_interval(k.interval)
+            .with_retries(k.count)
     }
 
     /// ETIMEDOUT always taken as "connect timed out".

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use lesson_06::backoff;
 use lesson_06::failure::{self, Failure, Phase};
-use lesson_06::keepalive::{self, Keepalive};
+use lesson_06::keepalive::Keepalive;
 use rand::RngExt;
 
 /// The longest line we read from the server or from standard input.
@@ -192,7 +192,8 @@ impl Client<'_> {
         let timeout = Duration::from_secs(self.args.connect_timeout);
         let stream = TcpStream::connect_timeout(&self.addr, timeout)
             .map_err(|e| failure::classify(&e, Phase::Connect))?;
-        keepalive::arm(&stream, &self.settings).map_err(|e| Failure::Other(e.to_string()))?;
+        lesson_06::arm_keepalive(&stream, &self.settings)
+            .map_err(|e| Failure::Other(e.to_string()))?;
         let reader = stream
             .try_clone()
             .map(BufReader::new)
