@@ -34,9 +34,9 @@ pub fn read_line(reader: &mut impl Read) -> io::Result<Option<String>> {
 // ANCHOR: exercise_2
 /// EXERCISE 2: connect to the first of `addrs` that answers, within `timeout` for them all.
 ///
-/// A name such as `localhost` often stands for several addresses (`::1` and `127.0.0.1`), and
-/// a plain `connect` to one that does not answer waits as long as the kernel retries its SYN
-/// (about two minutes on Linux). Try the addresses in order. `timeout` bounds the whole call:
+/// A host name can stand for several addresses (`to_socket_addrs` returns a list, for example
+/// an IPv6 and an IPv4 address of one machine), and a plain `connect` to one that does not
+/// answer waits as long as the kernel retries its SYN (about two minutes on Linux). Try the addresses in order. `timeout` bounds the whole call:
 /// each try gets an equal share of the time still left (what is left, divided by the number
 /// of addresses not yet tried), so an address that never answers cannot use up the time of
 /// those after it. Return the first stream that connects; when none does, the error of the
