@@ -217,7 +217,7 @@ const EXERCISE_2: Exercise<ConnectAny> = Exercise {
          Ok(s) => return Ok(s), Err(e) => last = e } } then Err(last), which starts as an \
          InvalidInput error for an empty list",
     ],
-    bound: Duration::from_secs(12),
+    bound: Duration::from_secs(15),
     hang: "a plain connect() waits for the kernel's SYN retries (about two minutes): did you \
            ignore `timeout`?",
     check: check_connect_any,
@@ -230,7 +230,7 @@ const EXERCISE_2: Exercise<ConnectAny> = Exercise {
             rejected_with: "did you ignore `timeout`?",
         },
         Wrong {
-            does: "gives each address a fixed 2 s",
+            does: "gives each address a fixed 1 s",
             answer: wrong::connect_fixed_timeout,
             rejected_with: "is `timeout` used at all?",
         },
@@ -281,14 +281,38 @@ fn refusing_port() -> (Socket, SocketAddr) {
     (socket, addr)
 }
 
-/// How late a correct connect (or read) may give up. A connect with a timeout wakes from
-/// poll() within milliseconds of it; 400 ms covers a loaded two-core machine that is slow to
-/// schedule us.
-const LATE: Duration = Duration::from_millis(400);
+/// How late a correct connect (or read) may give up. A connect or a read with a timeout wakes
+/// within milliseconds of it on an idle machine; on a loaded two-core machine (load averages
+/// of 30 seen while this course is built and tested) the wake-up, done twice in a row in
+/// exercise 2, was seen 450 ms late: 1 s covers that with room.
+const LATE: Duration = Duration::from_secs(1);
 
-/// Two waits whose limits differ by 550 ms or more, and that differ by less than this, ignored
-/// their limits.
-const ALIKE: Duration = Duration::from_millis(300);
+/// How early a correct connect (or read) may give up: timers round to the kernel's tick.
+const EARLY: Duration = Duration::from_millis(50);
+
+/// Two waits whose limits differ by 2.1 s or more (see the checks), and that differ by less
+/// than this, ignored their limits. A fixed wait was seen to differ by 0.5 s under load; one
+/// that doubles its limits differs by more than 4 s.
+const ALIKE: Duration = Duration::from_millis(1500);
+
+/// Two waits, each as (the limit it was given, the time it took): each must end between EARLY
+/// before its limit and LATE after it. When one does not: what happened, in words, and whether
+/// the two took about the same time whatever their limits (a limit not used at all).
+fn off_limits(waits: [(Duration, Duration); 2], limit: &str) -> Option<(String, bool)> {
+    let within =
+        |(asked, took): (Duration, Duration)| took + EARLY >= asked && took <= asked + LATE;
+    if waits.iter().all(|&wait| within(wait)) {
+        return None;
+    }
+    let [(a1, t1), (a2, t2)] = waits;
+    Some((
+        format!(
+            "it gave up after {t1:?} for {limit} {a1:?}, and after {t2:?} for {a2:?} (at most \
+             {LATE:?} late is allowed)"
+        ),
+        t1.abs_diff(t2) < ALIKE,
+    ))
+}
 
 fn check_connect_any(connect: ConnectAny) -> Result<(), String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
@@ -332,8 +356,11 @@ fn check_connect_any(connect: ConnectAny) -> Result<(), String> {
     // an error, after its own timeout for both addresses together, and leave nothing behind.
     let (_server_1, _filler_1, silent_1) = unanswering_server();
     let (_server_2, _filler_2, silent_2) = unanswering_server();
-    let mut took = Vec::new();
-    for timeout in [Duration::from_millis(400), Duration::from_millis(1000)] {
+    let mut took = [(Duration::ZERO, Duration::ZERO); 2];
+    for (i, timeout) in [Duration::from_millis(400), Duration::from_millis(2500)]
+        .into_iter()
+        .enumerate()
+    {
         let threads = thread_count();
         let started = Instant::now();
         let result = connect(&[silent_1, silent_2], timeout);
@@ -351,52 +378,37 @@ fn check_connect_any(connect: ConnectAny) -> Result<(), String> {
         if result.is_ok() {
             return Err("connected to servers whose queues are full; expected a timeout".into());
         }
-        if elapsed + Duration::from_millis(50) < timeout {
-            return Err(format!(
-                "two servers that never answer: gave up after {elapsed:?}, before the timeout \
-                 of {timeout:?}"
-            ));
-        }
-        took.push((timeout, elapsed));
+        took[i] = (timeout, elapsed);
     }
-    let [(t1, e1), (t2, e2)] = [took[0], took[1]];
-    if e1 > t1 + LATE || e2 > t2 + LATE {
-        let waits = format!(
-            "two servers that never answer: gave up after {e1:?} for a timeout of {t1:?}, and \
-             after {e2:?} for {t2:?}"
-        );
-        // A wait that ignores the timeouts is about the same for both; one that gives each
-        // address the whole timeout is twice as long as each.
-        if e1.abs_diff(e2) < ALIKE {
+    // The two timeouts differ by 2.1 s: a wait that ignores them differs by far less, one that
+    // gives each address the whole timeout by twice as much.
+    match off_limits(took, "a timeout of") {
+        None => {}
+        Some((waits, true)) => {
             return Err(format!(
-                "{waits}: about the same wait for both: is `timeout` used at all?"
+                "two servers that never answer: {waits}: about the same wait for both: is \
+                 `timeout` used at all?"
             ));
         }
-        return Err(format!(
-            "{waits} (at most {LATE:?} late is allowed): did you give each address the whole \
-             timeout? `timeout` is for all of them together"
-        ));
+        Some((waits, false)) => {
+            return Err(format!(
+                "two servers that never answer: {waits}: did you give each address the whole \
+                 timeout? `timeout` is for all of them together"
+            ));
+        }
     }
 
     // A server that never answers, then one that listens: the first may take only its half.
-    let timeout = Duration::from_millis(1200);
+    let timeout = Duration::from_secs(2);
     let case = format!("a server that never answers, then a listening one, within {timeout:?}");
     let started = Instant::now();
-    let result = connect(&[silent_1, listening], timeout);
-    let elapsed = started.elapsed();
-    let stream = result.map_err(|e| {
+    let stream = connect(&[silent_1, listening], timeout).map_err(|e| {
         format!(
-            "{case}: it returned the error {e} after {elapsed:?}: did the first address use up \
-             all the time? Each address gets its share of what is left"
+            "{case}: it returned the error {e} after {:?}: did the first address use up all \
+             the time? Each address gets its share of what is left",
+            started.elapsed()
         )
     })?;
-    if elapsed > timeout / 2 + LATE {
-        return Err(format!(
-            "{case}: connected after {elapsed:?}, past the first address's share ({:?}): did \
-             the first address use up all the time?",
-            timeout / 2
-        ));
-    }
     accepted(stream, &case)
 }
 
@@ -619,9 +631,12 @@ fn check_read_message(read_message: ReadMessage) -> Result<(), String> {
         }
     }
 
-    // A client that says nothing, with two different idle times.
-    let mut took = Vec::new();
-    for idle in [Duration::from_millis(250), Duration::from_millis(800)] {
+    // A client that says nothing, with two different idle times, 2.75 s apart.
+    let mut took = [(Duration::ZERO, Duration::ZERO); 2];
+    for (i, idle) in [Duration::from_millis(250), Duration::from_secs(3)]
+        .into_iter()
+        .enumerate()
+    {
         let case = format!("a client that says nothing, with an idle time of {idle:?}");
         let read = one_read(read_message, idle, Some)?;
         let Some(read) = read else {
@@ -640,28 +655,16 @@ fn check_read_message(read_message: ReadMessage) -> Result<(), String> {
             }
             other => return Err(format!("{case}: expected Silent, got {other:?}")),
         }
-        if read.took + Duration::from_millis(50) < idle {
-            return Err(format!(
-                "{case}: it said Silent after {:?}, before the idle time was up",
-                read.took
-            ));
-        }
-        took.push((idle, read.took));
+        took[i] = (idle, read.took);
     }
-    let [(i1, t1), (i2, t2)] = [took[0], took[1]];
-    if t1 > i1 + LATE || t2 > i2 + LATE {
-        let waits = format!(
-            "a client that says nothing: Silent after {t1:?} for an idle time of {i1:?}, and \
-             after {t2:?} for {i2:?}"
-        );
-        if t1.abs_diff(t2) < ALIKE {
-            return Err(format!(
-                "{waits}: about the same wait for both: is `idle` used at all?"
-            ));
-        }
-        return Err(format!("{waits}: at most {LATE:?} late is allowed"));
+    match off_limits(took, "an idle time of") {
+        None => Ok(()),
+        Some((waits, true)) => Err(format!(
+            "a client that says nothing: {waits}: about the same wait for both: is `idle` used \
+             at all?"
+        )),
+        Some((waits, false)) => Err(format!("a client that says nothing: {waits}")),
     }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -942,9 +945,9 @@ mod wrong {
         Err(last)
     }
 
-    /// A fixed 2 s for each address, whatever the caller asked for.
+    /// A fixed 1 s for each address, whatever the caller asked for.
     pub fn connect_fixed_timeout(addrs: &[SocketAddr], _: Duration) -> io::Result<TcpStream> {
-        try_each(addrs, || Duration::from_secs(2))
+        try_each(addrs, || Duration::from_secs(1))
     }
 
     /// The whole timeout for each address: two that never answer take twice the time.
