@@ -437,7 +437,7 @@ const EXERCISE_3: Exercise<ReadMessage> = Exercise {
     wrong: &[
         Wrong {
             does: "sets no read timeout",
-            answer: wrong::message_without_timeout,
+            answer: wrong::MESSAGE_WITHOUT_TIMEOUT,
             rejected_with: "did you set a read timeout of `idle`?",
         },
         Wrong {
@@ -452,22 +452,22 @@ const EXERCISE_3: Exercise<ReadMessage> = Exercise {
         },
         Wrong {
             does: "takes a read of 0 bytes for an empty message",
-            answer: wrong::message_empty_at_fin,
+            answer: wrong::MESSAGE_EMPTY_AT_FIN,
             rejected_with: "a read of 0 bytes is the client's FIN",
         },
         Wrong {
             does: "takes only TimedOut for a timeout",
-            answer: wrong::message_timed_out_only,
+            answer: wrong::MESSAGE_TIMED_OUT_ONLY,
             rejected_with: "fails with WouldBlock",
         },
         Wrong {
             does: "takes every error for silence",
-            answer: wrong::message_silent_on_any_error,
+            answer: wrong::MESSAGE_SILENT_ON_ANY_ERROR,
             rejected_with: "did you take every error for silence?",
         },
         Wrong {
             does: "waits a fixed 1 s",
-            answer: wrong::message_fixed_timeout,
+            answer: wrong::MESSAGE_FIXED_TIMEOUT,
             rejected_with: "is `idle` used at all?",
         },
     ],
@@ -517,116 +517,99 @@ fn one_read(
     }
 }
 
-fn describe(read: &Option<OneRead>, idle: Duration) -> String {
-    match read {
-        Some(read) => format!("{:?} after {:?}", read.result, read.took),
-        None => format!("no return {:?} later", idle + MARGIN),
+/// What a call came to, in a form to compare: the bytes it says it got (as text), or how else
+/// it ended.
+#[derive(Debug, PartialEq)]
+enum Got {
+    Bytes(String),
+    Closed,
+    Silent,
+    Error(ErrorKind),
+    StillWaiting,
+}
+
+impl Got {
+    fn of(read: &Option<OneRead>) -> Got {
+        match read {
+            None => Got::StillWaiting,
+            Some(read) => match &read.result {
+                Ok(Received::Bytes(_)) => Got::Bytes(String::from_utf8_lossy(&read.bytes).into()),
+                Ok(Received::Closed) => Got::Closed,
+                Ok(Received::Silent) => Got::Silent,
+                Err(e) => Got::Error(e.kind()),
+            },
+        }
     }
 }
 
 fn check_read_message(read_message: ReadMessage) -> Result<(), String> {
+    type Client = fn(TcpStream) -> Option<TcpStream>;
+    type Explain = fn(&Got) -> &'static str;
+    // (the case, what the client does before the read, what the call must come to, what
+    // anything else most likely means, given what it came to)
+    let cases: [(&str, Client, Got, Explain); 4] = [
+        (
+            "the client sent \"hello\\n\" and waits for the reply",
+            |mut client| client.write_all(b"hello\n").ok().map(|()| client),
+            Got::Bytes("hello\n".into()),
+            |got| match got {
+                Got::Bytes(_) => "the bytes of the one read belong at the start of the buffer",
+                _ => {
+                    "did you read until the client closes, or until the buffer is full? The \
+                     message is what one read returns"
+                }
+            },
+        ),
+        (
+            "the client sent \"hel\" (no newline yet) and waits",
+            |mut client| client.write_all(b"hel").ok().map(|()| client),
+            Got::Bytes("hel".into()),
+            |_| {
+                "did you read until the newline? This server's message is whatever one read \
+                 returns (chapter 2 reads lines)"
+            },
+        ),
+        (
+            "the client closed its side (FIN) without sending anything",
+            |client| {
+                drop(client);
+                None
+            },
+            Got::Closed,
+            |got| match got {
+                Got::Bytes(_) => "a read of 0 bytes is the client's FIN, not an empty message",
+                _ => "compare with the task",
+            },
+        ),
+        (
+            "the client reset the connection (RST) without sending anything",
+            |client| {
+                // SO_LINGER with a time of 0: close() sends RST instead of FIN.
+                let _ = Socket::from(client).set_linger(Some(Duration::ZERO));
+                None
+            },
+            Got::Error(ErrorKind::ConnectionReset),
+            |got| match got {
+                Got::Silent => {
+                    "did you take every error for silence? Only a timeout is silence; return \
+                     any other error"
+                }
+                _ => "a reset is an error, to be returned",
+            },
+        ),
+    ];
     let idle = Duration::from_secs(2);
-    let says = |text: &'static [u8]| {
-        move |mut client: TcpStream| {
-            let _ = client.write_all(text);
-            Some(client)
-        }
-    };
-
-    let case = "the client sent \"hello\\n\" and waits for the reply";
-    let read = one_read(read_message, idle, says(b"hello\n"))?;
-    match &read {
-        Some(OneRead {
-            result: Ok(Received::Bytes(6)),
-            bytes,
-            ..
-        }) if bytes == b"hello\n" => {}
-        Some(OneRead {
-            result: Ok(Received::Bytes(n)),
-            bytes,
-            ..
-        }) => {
+    for (case, client, expected, explain) in cases {
+        let read = one_read(read_message, idle, client)?;
+        let got = Got::of(&read);
+        if got != expected {
+            let when = match &read {
+                Some(read) => format!(" after {:?}", read.took),
+                None => format!(" {:?} after the call", idle + MARGIN),
+            };
             return Err(format!(
-                "{case}: expected Bytes(6) with \"hello\\n\" at the start of the buffer, got \
-                 Bytes({n}) with {:?}",
-                String::from_utf8_lossy(bytes)
-            ));
-        }
-        _ => {
-            return Err(format!(
-                "{case}: expected Bytes(6) at once, got {}: did you read until the client \
-                 closes, or until the buffer is full? The message is what one read returns",
-                describe(&read, idle)
-            ));
-        }
-    }
-
-    let case = "the client sent \"hel\" (no newline yet) and waits";
-    let read = one_read(read_message, idle, says(b"hel"))?;
-    match &read {
-        Some(OneRead {
-            result: Ok(Received::Bytes(3)),
-            bytes,
-            ..
-        }) if bytes == b"hel" => {}
-        _ => {
-            return Err(format!(
-                "{case}: expected Bytes(3) at once, got {}: did you read until the newline? \
-                 This server's message is whatever one read returns (chapter 2 reads lines)",
-                describe(&read, idle)
-            ));
-        }
-    }
-
-    let case = "the client closed its side (FIN) without sending anything";
-    let read = one_read(read_message, idle, |client| {
-        drop(client);
-        None
-    })?;
-    match &read {
-        Some(OneRead {
-            result: Ok(Received::Closed),
-            ..
-        }) => {}
-        Some(OneRead {
-            result: Ok(Received::Bytes(0)),
-            ..
-        }) => {
-            return Err(format!(
-                "{case}: expected Closed, got Bytes(0): a read of 0 bytes is the client's FIN, \
-                 not an empty message"
-            ));
-        }
-        _ => {
-            return Err(format!(
-                "{case}: expected Closed, got {}",
-                describe(&read, idle)
-            ));
-        }
-    }
-
-    let case = "the client reset the connection (RST) without sending anything";
-    let read = one_read(read_message, idle, |client| {
-        // SO_LINGER with a time of 0: close() sends RST instead of FIN.
-        let _ = Socket::from(client).set_linger(Some(Duration::ZERO));
-        None
-    })?;
-    match &read {
-        Some(OneRead { result: Err(e), .. }) if e.kind() == ErrorKind::ConnectionReset => {}
-        Some(OneRead {
-            result: Ok(Received::Silent),
-            ..
-        }) => {
-            return Err(format!(
-                "{case}: expected the error ConnectionReset, got Silent: did you take every \
-                 error for silence? Only a timeout is silence; return any other error"
-            ));
-        }
-        _ => {
-            return Err(format!(
-                "{case}: expected the error ConnectionReset, got {}: a reset is an error, \
-                 to be returned",
-                describe(&read, idle)
+                "{case}: expected {expected:?}, got {got:?}{when}: {}",
+                explain(&got)
             ));
         }
     }
@@ -822,6 +805,8 @@ fn check_wait_for_close(wait: WaitForClose) -> Result<(), String> {
 /// Plausible wrong answers, each a mistake a learner could make. Every check must reject them.
 mod wrong {
     use lesson_01::solutions::{Ending, Received};
+
+    use super::ReadMessage;
     use std::io::{self, BufRead, BufReader, ErrorKind, Read};
     use std::net::{SocketAddr, TcpStream};
     use std::sync::mpsc;
@@ -1020,34 +1005,61 @@ mod wrong {
         stream: &TcpStream,
         within: Duration,
     ) -> io::Result<Ending> {
-        stream.set_read_timeout(Some(within))?;
-        let mut buf = [0u8; 4096];
-        loop {
-            match (&*stream).read(&mut buf) {
-                Ok(0) => return Ok(Ending::Closed),
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(Ending::Reset),
-                Err(_) => return Ok(Ending::StillOpen),
-            }
-        }
+        read_to_the_end(stream, Some(within), |_| Ok(Ending::StillOpen))
     }
 
     /// No timeout at all: a silent peer holds it for ever.
     pub fn close_with_no_deadline(stream: &TcpStream, _: Duration) -> io::Result<Ending> {
-        stream.set_read_timeout(None)?;
+        read_to_the_end(stream, None, Err)
+    }
+
+    /// Reads until the peer's FIN or RST, with `timeout` for each read; `other` tells what any
+    /// other error (a timeout among them) means.
+    fn read_to_the_end(
+        stream: &TcpStream,
+        timeout: Option<Duration>,
+        other: fn(io::Error) -> io::Result<Ending>,
+    ) -> io::Result<Ending> {
+        stream.set_read_timeout(timeout)?;
         let mut buf = [0u8; 4096];
         loop {
             match (&*stream).read(&mut buf) {
                 Ok(0) => return Ok(Ending::Closed),
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(Ending::Reset),
-                Err(e) => return Err(e),
+                Err(e) => return other(e),
             }
         }
     }
 
-    /// How our answer tells the endings of one read apart, for the wrong answers that go
-    /// wrong elsewhere.
+    /// No read timeout: a silent client holds the server for ever.
+    pub const MESSAGE_WITHOUT_TIMEOUT: ReadMessage = |s, buf, _| read_once(s, buf, None, ending);
+    /// A read of 0 bytes passes for an empty message.
+    pub const MESSAGE_EMPTY_AT_FIN: ReadMessage =
+        |s, buf, idle| read_once(s, buf, Some(idle), fin_as_bytes);
+    /// Only TimedOut is taken for the timeout: on Linux the timeout is WouldBlock.
+    pub const MESSAGE_TIMED_OUT_ONLY: ReadMessage =
+        |s, buf, idle| read_once(s, buf, Some(idle), timed_out_only);
+    /// Any error is silence: a reset passes for a quiet client.
+    pub const MESSAGE_SILENT_ON_ANY_ERROR: ReadMessage =
+        |s, buf, idle| read_once(s, buf, Some(idle), any_error_silent);
+    /// A fixed 1 s, whatever `idle` is.
+    pub const MESSAGE_FIXED_TIMEOUT: ReadMessage =
+        |s, buf, _| read_once(s, buf, Some(SECOND), ending);
+    const SECOND: Duration = Duration::from_secs(1);
+
+    /// One read with `timeout` (none: wait for ever), its result told by `tell`.
+    fn read_once(
+        stream: &TcpStream,
+        buf: &mut [u8],
+        timeout: Option<Duration>,
+        tell: fn(io::Result<usize>) -> io::Result<Received>,
+    ) -> io::Result<Received> {
+        stream.set_read_timeout(timeout)?;
+        tell((&*stream).read(buf))
+    }
+
+    /// How our answer tells the endings of one read apart.
     fn ending(read: io::Result<usize>) -> io::Result<Received> {
         match read {
             Ok(0) => Ok(Received::Closed),
@@ -1059,14 +1071,26 @@ mod wrong {
         }
     }
 
-    /// No read timeout: a silent client holds the server for ever.
-    pub fn message_without_timeout(
-        stream: &TcpStream,
-        buf: &mut [u8],
-        _: Duration,
-    ) -> io::Result<Received> {
-        stream.set_read_timeout(None)?;
-        ending((&*stream).read(buf))
+    fn fin_as_bytes(read: io::Result<usize>) -> io::Result<Received> {
+        match read {
+            Ok(n) => Ok(Received::Bytes(n)),
+            failed => ending(failed),
+        }
+    }
+
+    fn timed_out_only(read: io::Result<usize>) -> io::Result<Received> {
+        match read {
+            Err(e) if e.kind() == ErrorKind::TimedOut => Ok(Received::Silent),
+            Err(e) => Err(e),
+            got => ending(got),
+        }
+    }
+
+    fn any_error_silent(read: io::Result<usize>) -> io::Result<Received> {
+        match read {
+            Err(_) => Ok(Received::Silent),
+            got => ending(got),
+        }
     }
 
     /// Reads until the buffer holds a newline: a message without one waits for the timeout.
@@ -1101,55 +1125,5 @@ mod wrong {
         let n = all.len().min(buf.len());
         buf[..n].copy_from_slice(&all[..n]);
         ending(Ok(n))
-    }
-
-    /// A read of 0 bytes passes for an empty message.
-    pub fn message_empty_at_fin(
-        stream: &TcpStream,
-        buf: &mut [u8],
-        idle: Duration,
-    ) -> io::Result<Received> {
-        stream.set_read_timeout(Some(idle))?;
-        match (&*stream).read(buf) {
-            Ok(n) => Ok(Received::Bytes(n)),
-            Err(e) => ending(Err(e)),
-        }
-    }
-
-    /// Only TimedOut is taken for the timeout: on Linux the timeout is WouldBlock.
-    pub fn message_timed_out_only(
-        stream: &TcpStream,
-        buf: &mut [u8],
-        idle: Duration,
-    ) -> io::Result<Received> {
-        stream.set_read_timeout(Some(idle))?;
-        match (&*stream).read(buf) {
-            Ok(n) => ending(Ok(n)),
-            Err(e) if e.kind() == ErrorKind::TimedOut => Ok(Received::Silent),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Any error is silence: a reset passes for a quiet client.
-    pub fn message_silent_on_any_error(
-        stream: &TcpStream,
-        buf: &mut [u8],
-        idle: Duration,
-    ) -> io::Result<Received> {
-        stream.set_read_timeout(Some(idle))?;
-        match (&*stream).read(buf) {
-            Err(_) => Ok(Received::Silent),
-            read => ending(read),
-        }
-    }
-
-    /// A fixed 1 s, whatever `idle` is.
-    pub fn message_fixed_timeout(
-        stream: &TcpStream,
-        buf: &mut [u8],
-        _: Duration,
-    ) -> io::Result<Received> {
-        stream.set_read_timeout(Some(Duration::from_secs(1)))?;
-        ending((&*stream).read(buf))
     }
 }
