@@ -11,10 +11,10 @@
 #![allow(unused_variables)] // the stubs do not use their arguments yet
 
 use std::io::{self, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-pub use crate::solutions::Ending;
+pub use crate::solutions::{Ending, Received};
 
 // ANCHOR: exercise_1
 /// EXERCISE 1: read one line, however its bytes are split across reads.
@@ -32,22 +32,32 @@ pub fn read_line(reader: &mut impl Read) -> io::Result<Option<String>> {
 // ANCHOR_END: exercise_1
 
 // ANCHOR: exercise_2
-/// EXERCISE 2: connect, but give up after `timeout` if the server does not answer.
+/// EXERCISE 2: connect to the first of `addrs` that answers, within `timeout` for them all.
 ///
-/// A plain `connect` waits for the handshake as long as the kernel keeps retrying its SYN
-/// (about two minutes on Linux). Return the connected stream, or the error, within `timeout`
-/// (the whole wait, not each attempt), and leave nothing behind still trying to connect.
-pub fn connect_with_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    todo!("exercise 2: connect with a timeout")
+/// A host name can stand for several addresses (`to_socket_addrs` returns a list, for example
+/// an IPv6 and an IPv4 address of one machine), and a plain `connect` to one that does not
+/// answer waits as long as the kernel retries its SYN (about two minutes on Linux). Try the addresses in order. `timeout` bounds the whole call:
+/// each try gets an equal share of the time still left (what is left, divided by the number
+/// of addresses not yet tried), so an address that never answers cannot use up the time of
+/// those after it. Return the first stream that connects; when none does, the error of the
+/// last try; with no address at all, an error of kind `InvalidInput`. Leave nothing behind
+/// still trying to connect.
+pub fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> io::Result<TcpStream> {
+    todo!("exercise 2: connect to one of several addresses within one timeout")
 }
 // ANCHOR_END: exercise_2
 
 // ANCHOR: exercise_3
-/// EXERCISE 3: listen on 127.0.0.1 on a port the kernel picks, and say which port it picked.
+/// EXERCISE 3: the server's one read of the client's message.
 ///
-/// Return the listening socket and its real port number (never 0).
-pub fn listen_on_free_port() -> io::Result<(TcpListener, u16)> {
-    todo!("exercise 3: bind port 0 and report the port")
+/// This is a piece of the real server: its `serve` calls it after the greeting, with a buffer
+/// of 1024 bytes and `--idle-timeout` as `idle`. Make ONE read, and let it wait at most `idle`.
+/// Return `Received::Bytes(n)` when it brought `n` bytes (they are the message, whatever they
+/// are, newline or not), `Received::Closed` when it returned 0 bytes (the client's FIN), and
+/// `Received::Silent` when `idle` passed with nothing. Any other failure, such as a reset, is
+/// returned as the error it is.
+pub fn read_message(stream: &TcpStream, buf: &mut [u8], idle: Duration) -> io::Result<Received> {
+    todo!("exercise 3: read the message with one read and an idle timeout")
 }
 // ANCHOR_END: exercise_3
 

@@ -1,7 +1,7 @@
 //! Our answers to lesson 01's exercises. Try `src/exercises.rs` first.
 
 use std::io::{self, ErrorKind, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 // ANCHOR: solution_1
@@ -37,21 +37,62 @@ pub fn read_line(reader: &mut impl Read) -> io::Result<Option<String>> {
 // ANCHOR_END: solution_1
 
 // ANCHOR: solution_2
-/// Exercise 2: connect, but give up after `timeout`.
-pub fn connect_with_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    // std puts the socket in non-blocking mode, starts connect(), waits with poll() for at most
-    // `timeout`, then makes the socket blocking again.
-    TcpStream::connect_timeout(&addr, timeout)
+/// Exercise 2: connect to the first of several addresses that answers, within one timeout.
+pub fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> io::Result<TcpStream> {
+    // One deadline for all the tries: `timeout` is the whole wait, however many addresses.
+    let deadline = Instant::now() + timeout;
+    let mut last = io::Error::new(ErrorKind::InvalidInput, "no address to connect to");
+    for (i, addr) in addrs.iter().enumerate() {
+        // Each try gets an equal share of what is left, so an address that never answers
+        // cannot use up the time of the addresses after it.
+        let share = deadline.saturating_duration_since(Instant::now()) / (addrs.len() - i) as u32;
+        if share.is_zero() {
+            return Err(io::Error::new(
+                ErrorKind::TimedOut,
+                "no address answered in time",
+            ));
+        }
+        // std puts the socket in non-blocking mode, starts connect(), waits with poll() for at
+        // most `share`, then makes the socket blocking again: nothing goes on connecting.
+        match TcpStream::connect_timeout(addr, share) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 // ANCHOR_END: solution_2
 
+/// What the server's one read brought, as exercise 3 tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// This many bytes of the client's message, at the start of the buffer.
+    Bytes(usize),
+    /// A read returned 0 bytes: the client closed its side (FIN) without a message.
+    Closed,
+    /// Nothing came within the idle time.
+    Silent,
+}
+
 // ANCHOR: solution_3
-/// Exercise 3: listen on a port the kernel picks, and say which.
-pub fn listen_on_free_port() -> io::Result<(TcpListener, u16)> {
-    // Port 0 asks bind() for any free port; getsockname() (local_addr) tells which it chose.
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    Ok((listener, port))
+/// Exercise 3: the server's one read of the client's message.
+pub fn read_message(stream: &TcpStream, buf: &mut [u8], idle: Duration) -> io::Result<Received> {
+    // A client that connects and never speaks must not hold the server forever. There is one
+    // read, so its timeout is the whole wait.
+    stream.set_read_timeout(Some(idle))?;
+    // recv(fd, buf, len): ONE read returns whatever bytes have arrived so far, from 1 up to
+    // buf.len() of them, or 0 when the client has closed its side.
+    match (&*stream).read(buf) {
+        Ok(0) => Ok(Received::Closed),
+        Ok(n) => Ok(Received::Bytes(n)),
+        // When the read timeout passes, recv fails with EAGAIN on Linux (WouldBlock to Rust;
+        // Windows says TimedOut).
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Ok(Received::Silent)
+        }
+        // A reset (ECONNRESET) and any other failure are errors for the caller to report.
+        Err(e) => Err(e),
+    }
 }
 // ANCHOR_END: solution_3
 
