@@ -16,7 +16,11 @@
 //! - no anchor in the lessons or tools is left that no page includes (a quote that was dropped
 //!   or renamed), except `solution_*` anchors;
 //! - the book's text sources (Markdown, SVG, program output) hold no control characters
-//!   besides tab and newline (an escape such as `\b` typed into a string ends up as one).
+//!   besides tab and newline (an escape such as `\b` typed into a string ends up as one);
+//! - for the Chinese edition (`book/po/`): every code block is marked `<!-- i18n:skip -->`, so
+//!   code and program output stay as the programs print them in every edition; every link to a
+//!   heading names an id written out on the heading (`{#id}`), which a translated heading keeps;
+//!   and the images and links of the translations exist too.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -24,6 +28,9 @@ use std::path::{Component, Path, PathBuf};
 
 /// How many consecutive lines a code block may share with a lesson before it counts as a copy.
 const COPY_WINDOW: usize = 4;
+
+/// The mark that keeps the next block out of translation (mdbook-i18n-helpers).
+const SKIP: &str = "<!-- i18n:skip -->";
 
 /// Everything wrong with the book under `root/book`, one sentence each; empty when all is well.
 pub fn check_book(root: &Path) -> Vec<String> {
@@ -100,6 +107,12 @@ pub fn check_book(root: &Path) -> Vec<String> {
                  `<span class=\"filename\">Filename: {file}</span>` on the line before it"
             ));
         }
+        for line in translatable_code_blocks(&text) {
+            problems.push(format!(
+                "{name}:{line} has a code block without `{SKIP}` on the line before it: code \
+                 and program output are not translated (book/po/README.md)"
+            ));
+        }
         for copy in copied_blocks(&text, &lesson_windows) {
             problems.push(format!(
                 "{name} has a code block that copies lesson code ({copy}); quote it with {{{{#include}}}}"
@@ -134,6 +147,23 @@ pub fn check_book(root: &Path) -> Vec<String> {
                     number + 1,
                     c as u32
                 ));
+            }
+        }
+    }
+
+    for po in files_with_extension(&root.join("book/po"), "po") {
+        let name = po.strip_prefix(root).unwrap_or(&po).display().to_string();
+        let text = fs::read_to_string(&po).unwrap_or_default();
+        for translated in translations(&text) {
+            for link in links(&translated) {
+                // A `#fragment` alone points into the message's own chapter, whose English
+                // link is checked above; the translation keeps the same target.
+                if is_external(&link.target) || link.target.starts_with('#') {
+                    continue;
+                }
+                // A message's links are relative to the chapters' folder.
+                let page = src.join("translation.md");
+                problems.extend(check_link(&name, &src, &page, &link));
             }
         }
     }
@@ -204,7 +234,7 @@ fn uncaptioned_includes(text: &str, dir: &Path, root: &Path) -> Vec<(usize, Stri
         let caption = lines[..open]
             .iter()
             .rev()
-            .find(|line| !line.trim().is_empty())
+            .find(|line| !line.trim().is_empty() && line.trim() != SKIP)
             .map(|line| line.trim());
         for include in includes(&lines[open + 1..close].join("\n")) {
             if !include.path.ends_with(".rs") {
@@ -224,6 +254,71 @@ fn uncaptioned_includes(text: &str, dir: &Path, root: &Path) -> Vec<(usize, Stri
         number = close + 1;
     }
     missing
+}
+
+/// The opening fences (line numbers, from 1) of the code blocks of `text` that do not have
+/// [`SKIP`] on the line before them, blank lines aside.
+fn translatable_code_blocks(text: &str) -> Vec<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut unmarked = Vec::new();
+    let mut in_code = false;
+    for (number, line) in lines.iter().enumerate() {
+        if !line.trim_start().starts_with("```") {
+            continue;
+        }
+        if !in_code {
+            let before = lines[..number].iter().rev().find(|l| !l.trim().is_empty());
+            if before.map(|l| l.trim()) != Some(SKIP) {
+                unmarked.push(number + 1);
+            }
+        }
+        in_code = !in_code;
+    }
+    unmarked
+}
+
+/// The translations (`msgstr`) of a PO file, unescaped; the header's is left out.
+fn translations(po: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut current: Option<String> = None;
+    for line in po.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("msgstr ") {
+            if let Some(done) = current.take() {
+                found.push(done);
+            }
+            current = Some(unquote(rest));
+        } else if line.starts_with('"') {
+            if let Some(text) = current.as_mut() {
+                text.push_str(&unquote(line));
+            }
+        } else if let Some(done) = current.take() {
+            found.push(done);
+        }
+    }
+    found.extend(current);
+    found.retain(|text| !text.is_empty() && !text.starts_with("Project-Id-Version"));
+    found
+}
+
+/// The text of one quoted PO string: `"a \"b\"\n"` is `a "b"` and a newline.
+fn unquote(quoted: &str) -> String {
+    let inner = quoted.trim().trim_start_matches('"').trim_end_matches('"');
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
 }
 
 fn has_marker(content: &str, marker: &str) -> bool {
@@ -302,10 +397,17 @@ fn check_link(name: &str, dir: &Path, page: &Path, link: &Link) -> Vec<String> {
         && target.extension().is_some_and(|e| e == "md")
     {
         let text = fs::read_to_string(&target).unwrap_or_default();
+        let page = target.file_name().unwrap_or_default().to_string_lossy();
         if !heading_ids(&text).contains(fragment) {
             return vec![format!(
-                "{name} links to #{fragment}, a heading {} does not have",
-                target.file_name().unwrap_or_default().to_string_lossy()
+                "{name} links to #{fragment}, a heading {page} does not have"
+            )];
+        }
+        if !explicit_heading_ids(&text).contains(fragment) {
+            return vec![format!(
+                "{name} links to #{fragment}, a heading of {page} whose id is not written out: \
+                 add `{{#{fragment}}}` to the heading, or the Chinese edition's heading gets \
+                 another id and the link breaks there"
             )];
         }
     }
@@ -339,6 +441,20 @@ fn heading_ids(text: &str) -> HashSet<String> {
         *count += 1;
     }
     ids
+}
+
+/// The ids written out on the headings of a page (`## Title {#id}`).
+fn explicit_heading_ids(text: &str) -> HashSet<String> {
+    prose_lines(text)
+        .into_iter()
+        .filter_map(|line| {
+            let title = line.trim_start().strip_prefix('#')?.trim_end();
+            let open = title.rfind("{#")?;
+            title
+                .ends_with('}')
+                .then(|| title[open + 2..title.len() - 1].to_string())
+        })
+        .collect()
 }
 
 fn normalize_id(title: &str) -> String {

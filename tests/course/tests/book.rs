@@ -44,12 +44,21 @@ fn the_book_check_reports_each_kind_of_breakage() {
         "book/src/SUMMARY.md",
         "# Summary\n\n- [One](ch1.md)\n- [Gone](gone.md)\n",
     );
-    let caption = "<span class=\"filename\">Filename: lessons/lesson-01/src/main.rs</span>\n\n";
+    let caption = "<span class=\"filename\">Filename: lessons/lesson-01/src/main.rs</span>\n\n\
+                   <!-- i18n:skip -->\n\n";
     let good = format!(
-        "# One\n\n## Run it\n\n{caption}```rust\n{{{{#include ../../lessons/lesson-01/src/main.rs:main}}}}\n```\n\n\
+        "# One\n\n## Run it {{#run-it}}\n\n## Stop it\n\n\
+         {caption}```rust\n{{{{#include ../../lessons/lesson-01/src/main.rs:main}}}}\n```\n\n\
          See [running](#run-it) and ![ok](images/ok.svg).\n\n\
-         ```text\n{{{{#include output/run.txt}}}}\n```\n"
+         <!-- i18n:skip -->\n```text\n{{{{#include output/run.txt}}}}\n```\n"
     );
+    // A translation whose diagram is missing.
+    write(
+        "book/po/zh-CN.po",
+        "msgid \"\"\nmsgstr \"Project-Id-Version: x\\n\"\n\n\
+         msgid \"See ![ok](images/ok.svg).\"\nmsgstr \"见 ![好](images/zh-CN/gone.svg)。\"\n",
+    );
+    write("book/src/images/zh-CN/ok.svg", "<svg/>");
     // Two quotes without their caption: one with none, one whose caption names another file.
     let uncaptioned = "\n```rust\n{{#include ../../lessons/lesson-01/src/main.rs:main}}\n```\n\n\
                        <span class=\"filename\">Filename: lessons/lesson-01/src/lib.rs</span>\n\n\
@@ -58,7 +67,7 @@ fn the_book_check_reports_each_kind_of_breakage() {
                   ```rust\n{{#include ../../lessons/lesson-01/src/nope.rs}}\n```\n\
                   <span class=\"filename\">Filename: lessons/lesson-01/src/main.rs</span>\n\
                   ```rust\n{{#include ../../lessons/lesson-01/src/main.rs:no_anchor}}\n```\n\
-                  [a](missing.md) [b](#no-such-heading) ![c](images/missing.svg)\n\
+                  [a](missing.md) [b](#no-such-heading) ![c](images/missing.svg) [d](#stop-it)\n\
                   ```rust\nfn main() {\n    let listener = bind();\n    let (stream, peer) = listener.accept();\n    \
                   serve(stream, peer);\n    println!(\"done\");\n}\n```\n";
     write("book/src/ch1.md", &format!("{good}{uncaptioned}{broken}"));
@@ -76,6 +85,9 @@ fn the_book_check_reports_each_kind_of_breakage() {
         "anchor `forgotten`, which no page includes",
         "book/src/output/run.txt:1 holds the control character 0x08",
         "includes lessons/lesson-01/src/main.rs in a code block without the caption",
+        "links to #stop-it, a heading of ch1.md whose id is not written out",
+        "has a code block without `<!-- i18n:skip -->`",
+        "book/po/zh-CN.po has a broken image: images/zh-CN/gone.svg",
     ];
     for needle in expect {
         assert!(
@@ -89,7 +101,13 @@ fn the_book_check_reports_each_kind_of_breakage() {
         .filter(|p| p.contains("without the caption"))
         .count();
     assert_eq!(uncaptioned_found, 2, "{problems:#?}");
-    assert_eq!(problems.len(), expect.len() + 1, "{problems:#?}");
+    // Every fence of `uncaptioned` and `broken` lacks the mark: five blocks.
+    let unmarked = problems
+        .iter()
+        .filter(|p| p.contains("without `<!-- i18n:skip -->`"))
+        .count();
+    assert_eq!(unmarked, 5, "{problems:#?}");
+    assert_eq!(problems.len(), expect.len() + 1 + 4, "{problems:#?}");
 
     // Repaired, the same book passes: the check does not complain about what is right.
     write("book/src/SUMMARY.md", "# Summary\n\n- [One](ch1.md)\n");
@@ -97,6 +115,10 @@ fn the_book_check_reports_each_kind_of_breakage() {
     fs::remove_dir_all(root.join("lessons/lesson-02")).unwrap();
     fs::remove_file(root.join("lessons/lesson-01/src/extra.rs")).unwrap();
     write("book/src/output/run.txt", "a\tb\n");
+    write(
+        "book/po/zh-CN.po",
+        "msgid \"See ![ok](images/ok.svg).\"\nmsgstr \"见 ![好](images/zh-CN/ok.svg)。\"\n",
+    );
     assert_eq!(check_book(&root), Vec::<String>::new());
     fs::remove_dir_all(&root).unwrap();
     assert!(!Path::new(&root).exists());
