@@ -43,7 +43,8 @@ fn all_but_threads(lesson: Lesson) -> Vec<String> {
 }
 
 /// The sample in this process, as the checker sees it: with this process's id for a flawed
-/// sample (its threads are counted among the others', which can only add to a fault).
+/// sample. (`bounded-threads` itself is proven in `tests/bounded_threads.rs`, a process of its
+/// own: here other cases' threads end while it counts, and can hide a sample's new threads.)
 fn in_process(addr: std::net::SocketAddr, flaw: Flaw) -> Target {
     if flaw == Flaw::None {
         Target::running(addr)
@@ -305,7 +306,14 @@ const SIDE_BY_SIDE: usize = 16;
 fn every_check_fails_on_the_fault_it_is_there_to_catch() {
     // The cases are independent (each has its own server), so they run side by side, taken
     // from a shared list by a few threads.
-    let cases = Mutex::new(cases());
+    // `bounded-threads` counts this process's threads, which the other cases and tests start
+    // and end around it; tests/bounded_threads.rs proves it in a process of its own.
+    let cases = Mutex::new(
+        cases()
+            .into_iter()
+            .filter(|(_, name, _)| *name != NEEDS_A_PROCESS)
+            .collect::<Vec<_>>(),
+    );
     let problems = Mutex::new(Vec::new());
     thread::scope(|scope| {
         for _ in 0..SIDE_BY_SIDE {
