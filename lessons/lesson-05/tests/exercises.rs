@@ -8,12 +8,15 @@
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson_05::{LineTooLong, exercises, solutions};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use socket2::SockRef;
 use test_support::exercise::{Exercise, Wrong};
 use test_support::observe;
 
@@ -363,12 +366,32 @@ const EXERCISE_3: Exercise<Flush> = Exercise {
         Wrong {
             does: "reports WouldBlock as \"all written\"",
             answer: wrong::flush_done_on_would_block,
-            rejected_with: "did you return Ok(true) on WouldBlock?",
+            rejected_with: "or on WouldBlock?",
+        },
+        Wrong {
+            does: "writes once, then returns Ok(true)",
+            answer: wrong::flush_one_write_then_done,
+            rejected_with: "Did you return Ok(true) after one write",
         },
         Wrong {
             does: "removes the written bytes from the wrong end",
             answer: wrong::flush_dropping_the_end,
             rejected_with: "did you remove the written bytes from the wrong end?",
+        },
+        Wrong {
+            does: "counts what it wrote in a variable of its own and removes nothing",
+            answer: wrong::flush_removing_nothing,
+            rejected_with: "and remove nothing from output?",
+        },
+        Wrong {
+            does: "removes only the last write's count",
+            answer: wrong::flush_removing_the_last_count,
+            rejected_with: "bytes went out twice",
+        },
+        Wrong {
+            does: "takes every error from write for a full buffer",
+            answer: wrong::flush_swallowing_errors,
+            rejected_with: "an error from write is not a full buffer",
         },
     ],
 };
@@ -405,9 +428,10 @@ fn check_flush(flush: Flush) -> Result<(), String> {
         }
         Ok(true) => {
             return Err(format!(
-                "it returned Ok(true), \"all written\", with {} bytes still in output: did you \
-                 return Ok(true) on WouldBlock? The loop would stop watching for writability \
-                 and the rest would never be sent",
+                "it returned Ok(true), \"all written\", with {} bytes still in output: Ok(true) \
+                 must mean output is empty, or the loop stops watching for writability and the \
+                 rest is never sent. Did you return Ok(true) after one write, or on WouldBlock? \
+                 Write until output is empty (Ok(true)) or write() says WouldBlock (Ok(false))",
                 output.len()
             ));
         }
@@ -418,7 +442,14 @@ fn check_flush(flush: Flush) -> Result<(), String> {
             ));
         }
     }
-    let written = BIG - output.len();
+    if output == original {
+        return Err(format!(
+            "output still holds all {BIG} bytes, though a socket with empty buffers takes some at \
+             once: did you count the written bytes in a variable of your own and remove nothing \
+             from output? The next call would send them again; drain(..n) after each write"
+        ));
+    }
+    let written = BIG.saturating_sub(output.len());
     if written == 0 || output[..] != original[written..] {
         return Err(format!(
             "{written} bytes left output, but output is no longer the unwritten rest of it: did \
@@ -426,13 +457,33 @@ fn check_flush(flush: Flush) -> Result<(), String> {
         ));
     }
 
-    // Now the peer reads everything; the loop waits for writability and flushes again.
-    let reader = thread::spawn(move || -> io::Result<Vec<u8>> {
-        peer.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let mut received = Vec::new();
-        peer.read_to_end(&mut received)?;
-        Ok(received)
+    // Now the peer reads everything; the loop waits for writability and flushes again. The
+    // peer keeps at most BIG bytes, and counts them all: more than BIG means bytes went twice.
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let reader = thread::spawn({
+        let arrived = Arc::clone(&arrived);
+        move || -> io::Result<Vec<u8>> {
+            peer.set_read_timeout(Some(Duration::from_secs(5)))?;
+            let mut received = Vec::with_capacity(BIG);
+            let mut chunk = vec![0; 1 << 16];
+            loop {
+                let n = peer.read(&mut chunk)?;
+                if n == 0 {
+                    return Ok(received);
+                }
+                let keep = n.min(BIG - received.len());
+                received.extend_from_slice(&chunk[..keep]);
+                arrived.fetch_add(n, Ordering::Relaxed);
+            }
+        }
     });
+    let twice = |arrived: usize| {
+        format!(
+            "the peer received {arrived} bytes, more than the {BIG} sent: bytes went out twice. \
+             Did you remove from output only part of what was written, such as only the last \
+             write's count? Remove each write's count right after it"
+        )
+    };
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     poll.registry()
         .register(&mut stream, Token(0), Interest::WRITABLE)
@@ -440,6 +491,9 @@ fn check_flush(flush: Flush) -> Result<(), String> {
     let mut events = Events::with_capacity(8);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
+        if arrived.load(Ordering::Relaxed) > BIG {
+            return Err(twice(arrived.load(Ordering::Relaxed)));
+        }
         match flush(&mut stream, &mut output) {
             Ok(true) if output.is_empty() => break,
             Ok(true) => return Err("Ok(true) with bytes left in output".into()),
@@ -460,11 +514,21 @@ fn check_flush(flush: Flush) -> Result<(), String> {
             return Err("64 MiB were not flushed within 20 s".into());
         }
     }
-    drop(stream); // the peer's read_to_end ends
+    drop(stream); // the peer's reads end
     let received = reader
         .join()
         .map_err(|_| "the reader panicked")?
         .map_err(|e| format!("the peer's read failed: {e}"))?;
+    let total = arrived.load(Ordering::Relaxed);
+    if total > BIG {
+        return Err(twice(total));
+    }
+    if total < BIG {
+        return Err(format!(
+            "the peer received {total} bytes of the {BIG} sent: bytes were lost. Did you remove \
+             from output more than write() took?"
+        ));
+    }
     if received != original {
         let same = received
             .iter()
@@ -472,11 +536,110 @@ fn check_flush(flush: Flush) -> Result<(), String> {
             .take_while(|(a, b)| a == b)
             .count();
         return Err(format!(
-            "the peer received {} bytes of {BIG}, the same as sent for the first {same} only",
-            received.len()
+            "the peer received all {BIG} bytes, but the same as sent for the first {same} only"
+        ));
+    }
+    check_flush_short_reply(flush)?;
+    check_flush_after_reset(flush)
+}
+
+/// A short reply to a socket with room for it: all of it goes, once.
+fn check_flush_short_reply(flush: Flush) -> Result<(), String> {
+    let listener = StdListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let mut peer = StdStream::connect(listener.local_addr().unwrap()).map_err(|e| e.to_string())?;
+    let (ours, _) = listener.accept().map_err(|e| e.to_string())?;
+    ours.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let mut stream = TcpStream::from_std(ours);
+    let reply = b"a short reply that fits in an empty send buffer\n".to_vec();
+    let mut output = reply.clone();
+    match flush(&mut stream, &mut output) {
+        Ok(true) if output.is_empty() => {}
+        other => {
+            return Err(format!(
+                "with a {}-byte reply and an empty socket it returned {other:?} and left {} \
+                 bytes in output, expected Ok(true) and none",
+                reply.len(),
+                output.len()
+            ));
+        }
+    }
+    drop(stream); // the peer's reads end
+    peer.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let (mut arrived, mut chunk) = (0, vec![0; 1 << 16]);
+    loop {
+        match peer.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => arrived += n,
+            Err(e) => return Err(format!("the peer's read failed: {e}")),
+        }
+    }
+    if arrived > reply.len() {
+        return Err(format!(
+            "with a {}-byte reply the peer received {arrived} bytes: bytes went out twice. Did \
+             you write output again and again, and remove only the last write's count? Remove \
+             each write's count right after it",
+            reply.len()
+        ));
+    }
+    if arrived < reply.len() {
+        return Err(format!(
+            "with a {}-byte reply the peer received only {arrived} bytes",
+            reply.len()
         ));
     }
     Ok(())
+}
+
+/// The peer resets the connection (SO_LINGER 0: its close sends RST, not FIN), then flush is
+/// called with bytes to send. Its write fails (ECONNRESET, and EPIPE after that), and flush must
+/// return that error: the loop then closes the connection.
+fn check_flush_after_reset(flush: Flush) -> Result<(), String> {
+    let listener = StdListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let peer = StdStream::connect(listener.local_addr().unwrap()).map_err(|e| e.to_string())?;
+    let (ours, _) = listener.accept().map_err(|e| e.to_string())?;
+    ours.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let mut stream = TcpStream::from_std(ours);
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    poll.registry()
+        .register(&mut stream, Token(0), Interest::READABLE)
+        .map_err(|e| e.to_string())?;
+    SockRef::from(&peer)
+        .set_linger(Some(Duration::ZERO))
+        .map_err(|e| e.to_string())?;
+    drop(peer);
+    // Wait until the reset has arrived: epoll reports it as an error on our socket without
+    // taking the error away (the first write gets it).
+    let mut events = Events::with_capacity(8);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !events.iter().any(|e| e.is_error()) {
+        if Instant::now() > deadline {
+            return Err("the peer's reset did not arrive within 10 s".into());
+        }
+        match poll.poll(&mut events, Some(Duration::from_millis(200))) {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e.to_string()),
+            _ => {}
+        }
+    }
+    let mut output = vec![b'x'; 1 << 20];
+    let started = Instant::now();
+    let result = flush(&mut stream, &mut output);
+    if started.elapsed() > AT_ONCE {
+        return Err(format!(
+            "after a reset it took {:?} to return: does it retry failed writes?",
+            started.elapsed()
+        ));
+    }
+    match result {
+        Err(_) => Ok(()),
+        Ok(done) => Err(format!(
+            "the peer had reset the connection, so write() failed (ECONNRESET, then EPIPE), and \
+             it returned Ok({done}) with {} bytes in output: an error from write is not a full \
+             buffer. Return it, so that the loop closes the connection; Ok(false) leaves the \
+             dead connection waiting for an event that never comes, Ok(true) leaves it open",
+            output.len()
+        )),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -650,6 +813,71 @@ mod wrong {
             }
         }
         Ok(true)
+    }
+
+    /// One write, then "all written" whatever it took.
+    pub fn flush_one_write_then_done(
+        stream: &mut TcpStream,
+        output: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        match stream.write(output) {
+            Ok(n) => {
+                output.drain(..n);
+                Ok(true)
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Counts what it wrote in a variable of its own and removes nothing from output: the
+    /// next call sends the same bytes again.
+    pub fn flush_removing_nothing(
+        stream: &mut TcpStream,
+        output: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        let mut written = 0;
+        while written < output.len() {
+            match stream.write(&output[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        output.clear();
+        Ok(true)
+    }
+
+    /// Writes until WouldBlock, keeping only the count of the last write, and removes that
+    /// count at the end: every write but the last sends bytes that stay in output.
+    pub fn flush_removing_the_last_count(
+        stream: &mut TcpStream,
+        output: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        let mut last = 0;
+        loop {
+            match stream.write(output) {
+                Ok(n) => last = n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        output.drain(..last);
+        Ok(output.is_empty())
+    }
+
+    /// Writes while write() succeeds: every error, not only WouldBlock, taken for "full".
+    pub fn flush_swallowing_errors(
+        stream: &mut TcpStream,
+        output: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        while let Ok(n) = stream.write(output) {
+            output.drain(..n);
+            if output.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(output.is_empty())
     }
 
     /// Removes the written count from the wrong end of the buffer.

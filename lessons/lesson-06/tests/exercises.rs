@@ -56,17 +56,37 @@ const EXERCISE_1: Exercise<Arm> = Exercise {
         Wrong {
             does: "turns on SO_KEEPALIVE alone",
             answer: wrong::keepalive_flag_only,
-            rejected_with: "SO_KEEPALIVE alone keeps the kernel's two-hour defaults",
+            rejected_with: "expected 3s: the kernel's default: SO_KEEPALIVE alone",
         },
         Wrong {
             does: "sets the idle time but not the interval and count",
             answer: wrong::idle_only,
-            rejected_with: "the idle time alone",
+            rejected_with: "expected 2s: the kernel's default: did you set the idle time alone?",
         },
         Wrong {
             does: "arms keepalive without the user timeout",
             answer: wrong::no_user_timeout,
-            rejected_with: "keepalive never runs while data is in flight",
+            rejected_with: "TCP_USER_TIMEOUT is 0 (off), expected 7s: keepalive never runs while data",
+        },
+        Wrong {
+            does: "swaps the idle time and the interval",
+            answer: wrong::idle_and_interval_swapped,
+            rejected_with: "TCP_KEEPIDLE is 2s, expected 3s: idle and interval swapped?",
+        },
+        Wrong {
+            does: "sets one probe more than the count",
+            answer: wrong::count_plus_one,
+            rejected_with: "TCP_KEEPCNT is 5, expected 4: one too many",
+        },
+        Wrong {
+            does: "computes the user timeout from the timers (idle + interval × count)",
+            answer: wrong::user_timeout_from_the_timers,
+            rejected_with: "TCP_USER_TIMEOUT is 11s, expected 7s: did you compute it",
+        },
+        Wrong {
+            does: "gives the user timeout's seconds as milliseconds",
+            answer: wrong::user_timeout_seconds_as_millis,
+            rejected_with: "TCP_USER_TIMEOUT is 7ms, expected 7s: seconds given as milliseconds?",
         },
         Wrong {
             does: "unwraps the user timeout (panics when it is off)",
@@ -91,30 +111,92 @@ fn check_arm_keepalive(arm: Arm) -> Result<(), String> {
         count: 4,
         user_timeout: Some(secs(7)),
     };
+    // A socket nobody armed: the kernel's defaults, which an option left unset keeps.
+    let (_client, untouched) = pair()?;
+    let defaults = {
+        let s = SockRef::from(&untouched);
+        let read = || -> io::Result<(Duration, Duration, u32)> {
+            Ok((
+                s.tcp_keepalive_time()?,
+                s.tcp_keepalive_interval()?,
+                s.tcp_keepalive_retries()?,
+            ))
+        };
+        let (idle, interval, count) = read().map_err(|e| e.to_string())?;
+        Keepalive {
+            idle,
+            interval,
+            count,
+            user_timeout: None,
+        }
+    };
     let (_client, server) = pair()?;
     arm(&server, &expected).map_err(|e| format!("it failed: {e}"))?;
     let Some(got) = keepalive::read_back(&server).map_err(|e| e.to_string())? else {
         return Err("SO_KEEPALIVE is off on the socket: no probe will ever be sent".into());
     };
+    // Each option on its own: which one is wrong, what it holds, and the likely mistake.
     if got.idle != expected.idle {
+        let why = if got.idle == defaults.idle {
+            "the kernel's default: SO_KEEPALIVE alone keeps the kernel's two-hour defaults; set \
+             the timers on the socket"
+        } else if got.idle == expected.interval && got.interval == expected.idle {
+            "idle and interval swapped?"
+        } else {
+            "the first probe must come after settings.idle of silence"
+        };
         return Err(format!(
-            "the first probe comes after {:?} of silence (TCP_KEEPIDLE), not 3 s: SO_KEEPALIVE \
-             alone keeps the kernel's two-hour defaults; set the timers on the socket",
-            got.idle
+            "TCP_KEEPIDLE is {:?}, expected {:?}: {why}",
+            got.idle, expected.idle
         ));
     }
-    if (got.interval, got.count) != (expected.interval, expected.count) {
+    if got.interval != expected.interval {
+        let why = if got.interval == defaults.interval {
+            "the kernel's default: did you set the idle time alone? The kernel's interval and \
+             count are minutes more"
+        } else {
+            "probes must come settings.interval apart"
+        };
         return Err(format!(
-            "probes come every {:?} (TCP_KEEPINTVL), {} of them (TCP_KEEPCNT), not every 2 s, 4 \
-             of them: the idle time alone leaves the kernel's interval and count, minutes more",
-            got.interval, got.count
+            "TCP_KEEPINTVL is {:?}, expected {:?}: {why}",
+            got.interval, expected.interval
+        ));
+    }
+    if got.count != expected.count {
+        let why = if got.count == defaults.count {
+            "the kernel's default: TCP_KEEPCNT left unset?"
+        } else if got.count == expected.count + 1 {
+            "one too many: TCP_KEEPCNT is the number of unanswered probes, settings.count itself"
+        } else {
+            "it must be settings.count"
+        };
+        return Err(format!(
+            "TCP_KEEPCNT is {}, expected {}: {why}",
+            got.count, expected.count
         ));
     }
     if got.user_timeout != expected.user_timeout {
+        let user_timeout = expected.user_timeout.unwrap_or_default();
+        let why = match got.user_timeout {
+            None => {
+                "keepalive never runs while data is in flight, so unacknowledged data would be \
+                 retried for about 15 minutes"
+            }
+            Some(t) if t == expected.idle + expected.interval * expected.count => {
+                "did you compute it from the keepalive timers (idle + interval × count)? It is a \
+                 setting of its own, settings.user_timeout"
+            }
+            Some(t) if t == Duration::from_millis(user_timeout.as_secs()) => {
+                "seconds given as milliseconds? TCP_USER_TIMEOUT counts milliseconds"
+            }
+            Some(_) => "it must be settings.user_timeout",
+        };
         return Err(format!(
-            "TCP_USER_TIMEOUT reads back {:?}, not 7 s: keepalive never runs while data is in \
-             flight, so unacknowledged data would be retried for about 15 minutes",
-            got.user_timeout
+            "TCP_USER_TIMEOUT is {}, expected {user_timeout:?}: {why}",
+            match got.user_timeout {
+                None => "0 (off)".to_string(),
+                Some(t) => format!("{t:?}"),
+            }
         ));
     }
 
@@ -467,6 +549,37 @@ mod wrong {
         SockRef::from(s).set_tcp_keepalive(&timers(k))?;
         let timeout = k.user_timeout.unwrap_or(Duration::from_secs(30));
         SockRef::from(s).set_tcp_user_timeout(Some(timeout))
+    }
+
+    /// The idle time and the interval, each given to the other's setter.
+    pub fn idle_and_interval_swapped(s: &TcpStream, k: &Keepalive) -> io::Result<()> {
+        let swapped = TcpKeepalive::new()
+            .with_time(k.interval)
+            .with_interval(k.idle)
+            .with_retries(k.count);
+        SockRef::from(s).set_tcp_keepalive(&swapped)?;
+        SockRef::from(s).set_tcp_user_timeout(k.user_timeout)
+    }
+
+    /// One probe more than asked: "count probes, then one that fails".
+    pub fn count_plus_one(s: &TcpStream, k: &Keepalive) -> io::Result<()> {
+        let timers = timers(k).with_retries(k.count + 1);
+        SockRef::from(s).set_tcp_keepalive(&timers)?;
+        SockRef::from(s).set_tcp_user_timeout(k.user_timeout)
+    }
+
+    /// The user timeout computed from the keepalive timers instead of taken from the settings.
+    pub fn user_timeout_from_the_timers(s: &TcpStream, k: &Keepalive) -> io::Result<()> {
+        SockRef::from(s).set_tcp_keepalive(&timers(k))?;
+        let total = k.idle + k.interval * k.count;
+        SockRef::from(s).set_tcp_user_timeout(k.user_timeout.map(|_| total))
+    }
+
+    /// The user timeout's seconds given where the option counts milliseconds.
+    pub fn user_timeout_seconds_as_millis(s: &TcpStream, k: &Keepalive) -> io::Result<()> {
+        SockRef::from(s).set_tcp_keepalive(&timers(k))?;
+        let timeout = k.user_timeout.map(|t| Duration::from_millis(t.as_secs()));
+        SockRef::from(s).set_tcp_user_timeout(timeout)
     }
 
     fn timers(k: &Keepalive) -> TcpKeepalive {
