@@ -237,7 +237,27 @@ const EXERCISE_2: Exercise<ConnectAny> = Exercise {
         Wrong {
             does: "gives each address the whole timeout",
             answer: wrong::connect_whole_timeout_each,
-            rejected_with: "did you give each address the whole timeout?",
+            rejected_with: "it gave up too late: did you give each address the whole timeout?",
+        },
+        Wrong {
+            does: "divides the timeout once, at the start, by the number of addresses",
+            answer: wrong::connect_share_fixed_once,
+            rejected_with: "did you divide `timeout` once, at the start?",
+        },
+        Wrong {
+            does: "gives up at the first address that times out",
+            answer: wrong::connect_stop_at_first_timeout,
+            rejected_with: "it gave up before `timeout` was up",
+        },
+        Wrong {
+            does: "tries the addresses last to first",
+            answer: wrong::connect_last_first,
+            rejected_with: "did you try the addresses in another order?",
+        },
+        Wrong {
+            does: "gives up with a TimedOut error of its own, not the last try's error",
+            answer: wrong::connect_own_error,
+            rejected_with: "return the error of the last try",
         },
         Wrong {
             does: "gives each address all the time still left",
@@ -295,23 +315,33 @@ const EARLY: Duration = Duration::from_millis(50);
 /// that doubles its limits differs by more than 4 s.
 const ALIKE: Duration = Duration::from_millis(1500);
 
+/// How two waits missed their limits (see [`off_limits`]).
+struct Missed {
+    /// What happened, in words.
+    waits: String,
+    /// The two took about the same time whatever their limits (a limit not used at all).
+    alike: bool,
+    /// Neither was late: at least one gave up early, before its limit.
+    early: bool,
+}
+
 /// Two waits, each as (the limit it was given, the time it took): each must end between EARLY
-/// before its limit and LATE after it. When one does not: what happened, in words, and whether
-/// the two took about the same time whatever their limits (a limit not used at all).
-fn off_limits(waits: [(Duration, Duration); 2], limit: &str) -> Option<(String, bool)> {
+/// before its limit and LATE after it. When one does not: how they missed.
+fn off_limits(waits: [(Duration, Duration); 2], limit: &str) -> Option<Missed> {
     let within =
         |(asked, took): (Duration, Duration)| took + EARLY >= asked && took <= asked + LATE;
     if waits.iter().all(|&wait| within(wait)) {
         return None;
     }
     let [(a1, t1), (a2, t2)] = waits;
-    Some((
-        format!(
+    Some(Missed {
+        waits: format!(
             "it gave up after {t1:?} for {limit} {a1:?}, and after {t2:?} for {a2:?} (at most \
-             {LATE:?} late is allowed)"
+             {EARLY:?} early and {LATE:?} late are allowed)"
         ),
-        t1.abs_diff(t2) < ALIKE,
-    ))
+        alike: t1.abs_diff(t2) < ALIKE,
+        early: waits.iter().all(|&(asked, took)| took <= asked + LATE),
+    })
 }
 
 fn check_connect_any(connect: ConnectAny) -> Result<(), String> {
@@ -352,6 +382,38 @@ fn check_connect_any(connect: ConnectAny) -> Result<(), String> {
     })?;
     accepted(stream, case)?;
 
+    // Two listening servers: the first is the one to connect to.
+    let second = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let case = "two listening servers";
+    let stream = connect(
+        &[listening, second.local_addr().unwrap()],
+        Duration::from_secs(5),
+    )
+    .map_err(|e| format!("{case}: it returned the error {e}"))?;
+    if stream.peer_addr().ok() != Some(listening) {
+        return Err(format!(
+            "{case}: it connected to {:?}, not to the first address {listening}: did you try \
+             the addresses in another order? Try them in order: the first that answers wins",
+            stream.peer_addr().ok()
+        ));
+    }
+    accepted(stream, case)?;
+
+    // Two ports that refuse: the error returned is the last try's, which says why it failed.
+    let (_refusing_2, refused_2) = refusing_port();
+    let case = "two ports that refuse (RST)";
+    match connect(&[refused, refused_2], Duration::from_secs(5)) {
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
+        Err(e) => {
+            return Err(format!(
+                "{case}: it returned the error {e} (kind {:?}): return the error of the last \
+                 try (ConnectionRefused here): it tells the caller why the last address failed",
+                e.kind()
+            ));
+        }
+        Ok(_) => return Err(format!("{case}: it connected; expected ConnectionRefused")),
+    }
+
     // Two servers that never answer, with two different timeouts: each call must give up, with
     // an error, after its own timeout for both addresses together, and leave nothing behind.
     let (_server_1, _filler_1, silent_1) = unanswering_server();
@@ -381,21 +443,62 @@ fn check_connect_any(connect: ConnectAny) -> Result<(), String> {
         took[i] = (timeout, elapsed);
     }
     // The two timeouts differ by 2.1 s: a wait that ignores them differs by far less, one that
-    // gives each address the whole timeout by twice as much.
+    // gives each address the whole timeout by twice as much. A wait that is early and never
+    // late gave up before its time (a fixed wait is always late for 400 ms: two addresses).
     match off_limits(took, "a timeout of") {
         None => {}
-        Some((waits, true)) => {
+        Some(Missed {
+            waits, early: true, ..
+        }) => {
+            return Err(format!(
+                "two servers that never answer: {waits}: it gave up before `timeout` was up: \
+                 did you stop at the first address that timed out? Each address gets its share \
+                 of what is left, and only the last one's failure ends the call"
+            ));
+        }
+        Some(Missed {
+            waits, alike: true, ..
+        }) => {
             return Err(format!(
                 "two servers that never answer: {waits}: about the same wait for both: is \
                  `timeout` used at all?"
             ));
         }
-        Some((waits, false)) => {
+        Some(Missed { waits, .. }) => {
             return Err(format!(
-                "two servers that never answer: {waits}: did you give each address the whole \
-                 timeout? `timeout` is for all of them together"
+                "two servers that never answer: {waits}: it gave up too late: did you give each \
+                 address the whole timeout? `timeout` is for all of them together"
             ));
         }
+    }
+
+    // Two ports that refuse, then a server that never answers. A refusal comes back at once, so
+    // what is left for the last address is nearly the whole timeout: the call must give up at
+    // `timeout`, between EARLY before it and LATE after it. A share fixed at the start (a
+    // third here) gives up after 1 s of 3 s: 1.95 s short of the lower bound, which a deadline
+    // set at the start cannot miss however slow the machine is.
+    let timeout = Duration::from_secs(3);
+    let case = format!(
+        "two ports that refuse (RST), then a server that never answers, within {timeout:?}"
+    );
+    let started = Instant::now();
+    let result = connect(&[refused, refused_2, silent_1], timeout);
+    let elapsed = started.elapsed();
+    if result.is_ok() {
+        return Err(format!("{case}: it connected; expected a timeout"));
+    }
+    if elapsed + EARLY < timeout {
+        return Err(format!(
+            "{case}: it gave up after {elapsed:?}: did you divide `timeout` once, at the start? \
+             Each try gets a share of the time still left: the refusals took almost nothing, so \
+             the last address gets almost all of it"
+        ));
+    }
+    if elapsed > timeout + LATE {
+        return Err(format!(
+            "{case}: it gave up after {elapsed:?}, more than {LATE:?} late: did you give each \
+             address the whole timeout? `timeout` is for all of them together"
+        ));
     }
 
     // A server that never answers, then one that listens: the first may take only its half.
@@ -446,6 +549,21 @@ const EXERCISE_3: Exercise<ReadMessage> = Exercise {
             rejected_with: "did you read until the newline?",
         },
         Wrong {
+            does: "reads until the newline or the timeout, then returns what it has",
+            answer: wrong::message_until_newline_or_timeout,
+            rejected_with: "did you keep reading until a newline or `idle`?",
+        },
+        Wrong {
+            does: "reads until the buffer is full or `idle` passes, then returns what it has",
+            answer: wrong::message_until_full_or_timeout,
+            rejected_with: "did you keep reading until the buffer is full or `idle` passes?",
+        },
+        Wrong {
+            does: "peeks (the bytes stay in the kernel)",
+            answer: wrong::message_peeked,
+            rejected_with: "did you peek",
+        },
+        Wrong {
             does: "reads until the client closes (read_to_end)",
             answer: wrong::message_to_end,
             rejected_with: "did you read until the client closes",
@@ -454,6 +572,18 @@ const EXERCISE_3: Exercise<ReadMessage> = Exercise {
             does: "takes a read of 0 bytes for an empty message",
             answer: wrong::MESSAGE_EMPTY_AT_FIN,
             rejected_with: "a read of 0 bytes is the client's FIN",
+        },
+        Wrong {
+            does: "takes a read of 0 bytes for silence",
+            answer: wrong::MESSAGE_SILENT_AT_FIN,
+            rejected_with: "a read of 0 bytes is the end of the stream (the client's FIN), not \
+                            silence",
+        },
+        Wrong {
+            does: "takes a read of 0 bytes for \"no data yet\" and reads again until `idle`",
+            answer: wrong::message_zero_as_no_data,
+            rejected_with: "a read of 0 bytes is the end of the stream (the client's FIN), not \
+                            \"no data yet\"",
         },
         Wrong {
             does: "takes only TimedOut for a timeout",
@@ -542,32 +672,51 @@ impl Got {
     }
 }
 
+/// The idle time of the cases where the client sends, closes or resets: a call that waits for
+/// it has waited for nothing.
+const MESSAGE_IDLE: Duration = Duration::from_secs(3);
+
+/// How soon bytes that are already there must come back, with MESSAGE_IDLE as the idle time.
+/// One read of them returns in microseconds; under load the call's thread starts and wakes
+/// late (450 ms seen, see LATE): 1.5 s covers that, and a call that waits for `idle` (3 s, at
+/// most EARLY early) is 1.45 s past it.
+const PROMPT: Duration = Duration::from_millis(1500);
+
 fn check_read_message(read_message: ReadMessage) -> Result<(), String> {
     type Client = fn(TcpStream) -> Option<TcpStream>;
-    type Explain = fn(&Got) -> &'static str;
+    type Explain = fn(&Got, Option<Duration>) -> &'static str;
     // (the case, what the client does before the read, what the call must come to, what
-    // anything else most likely means, given what it came to)
-    let cases: [(&str, Client, Got, Explain); 4] = [
+    // anything else most likely means, given what it came to and after how long, and for
+    // bytes, what it means when they come back later than PROMPT)
+    let cases: [(&str, Client, Got, Explain, Option<&str>); 4] = [
         (
             "the client sent \"hello\\n\" and waits for the reply",
             |mut client| client.write_all(b"hello\n").ok().map(|()| client),
             Got::Bytes("hello\n".into()),
-            |got| match got {
+            |got, _| match got {
                 Got::Bytes(_) => "the bytes of the one read belong at the start of the buffer",
                 _ => {
                     "did you read until the client closes, or until the buffer is full? The \
                      message is what one read returns"
                 }
             },
+            Some(
+                "did you keep reading until the buffer is full or `idle` passes? The message is \
+                 what one read returns, at once: the client is waiting for the reply",
+            ),
         ),
         (
             "the client sent \"hel\" (no newline yet) and waits",
             |mut client| client.write_all(b"hel").ok().map(|()| client),
             Got::Bytes("hel".into()),
-            |_| {
+            |_, _| {
                 "did you read until the newline? This server's message is whatever one read \
                  returns (chapter 2 reads lines)"
             },
+            Some(
+                "did you keep reading until a newline or `idle`? This server's message is \
+                 whatever one read returns, at once (chapter 2 reads lines)",
+            ),
         ),
         (
             "the client closed its side (FIN) without sending anything",
@@ -576,10 +725,20 @@ fn check_read_message(read_message: ReadMessage) -> Result<(), String> {
                 None
             },
             Got::Closed,
-            |got| match got {
+            |got, took| match got {
                 Got::Bytes(_) => "a read of 0 bytes is the client's FIN, not an empty message",
+                // At once: the 0 itself was taken for silence; after `idle`: for "no data yet".
+                Got::Silent if took.is_some_and(|took| took < MESSAGE_IDLE / 2) => {
+                    "a read of 0 bytes is the end of the stream (the client's FIN), not \
+                     silence: nothing more will ever come, return Closed"
+                }
+                Got::Silent | Got::StillWaiting => {
+                    "a read of 0 bytes is the end of the stream (the client's FIN), not \
+                     \"no data yet\": every read after it returns 0 again at once"
+                }
                 _ => "compare with the task",
             },
+            None,
         ),
         (
             "the client reset the connection (RST) without sending anything",
@@ -589,29 +748,90 @@ fn check_read_message(read_message: ReadMessage) -> Result<(), String> {
                 None
             },
             Got::Error(ErrorKind::ConnectionReset),
-            |got| match got {
+            |got, _| match got {
                 Got::Silent => {
                     "did you take every error for silence? Only a timeout is silence; return \
                      any other error"
                 }
                 _ => "a reset is an error, to be returned",
             },
+            None,
         ),
     ];
-    let idle = Duration::from_secs(2);
-    for (case, client, expected, explain) in cases {
+    let idle = MESSAGE_IDLE;
+    for (case, client, expected, explain, slow) in cases {
         let read = one_read(read_message, idle, client)?;
         let got = Got::of(&read);
+        let took = read.as_ref().map(|read| read.took);
         if got != expected {
-            let when = match &read {
-                Some(read) => format!(" after {:?}", read.took),
+            let when = match took {
+                Some(took) => format!(" after {took:?}"),
                 None => format!(" {:?} after the call", idle + MARGIN),
             };
             return Err(format!(
                 "{case}: expected {expected:?}, got {got:?}{when}: {}",
-                explain(&got)
+                explain(&got, took)
             ));
         }
+        if let (Some(slow), Some(took)) = (slow, took)
+            && took > PROMPT
+        {
+            return Err(format!(
+                "{case}: it returned {got:?}, but only after {took:?} (an idle time of \
+                 {idle:?}; at most {PROMPT:?} is allowed): {slow}"
+            ));
+        }
+    }
+
+    // Two messages on one connection: each call takes its bytes out of the kernel, so the
+    // second call gets the second message. Both calls and the client's writes run on one
+    // thread, in order.
+    let case = "the client sent \"hello\\n\", then, after the first call, \"world\\n\"";
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let mut client =
+        TcpStream::connect(listener.local_addr().unwrap()).map_err(|e| e.to_string())?;
+    let (server, _) = listener.accept().map_err(|e| e.to_string())?;
+    client.set_nodelay(true).unwrap();
+    let done = spawn_checked(move || {
+        let mut got = Vec::new();
+        for message in [b"hello\n", b"world\n"] {
+            let _ = client.write_all(message);
+            let started = Instant::now();
+            let mut buf = [0u8; 1024];
+            let result = read_message(&server, &mut buf, idle);
+            let n = match result {
+                Ok(Received::Bytes(n)) => n.min(buf.len()),
+                _ => 0,
+            };
+            got.push(Got::of(&Some(OneRead {
+                result,
+                bytes: buf[..n].to_vec(),
+                took: started.elapsed(),
+            })));
+        }
+        got
+    });
+    let got = match done.recv_timeout(idle * 2 + MARGIN) {
+        Ok(got) => got?,
+        Err(_) => {
+            return Err(format!(
+                "{case}: still waiting {:?} later",
+                idle * 2 + MARGIN
+            ));
+        }
+    };
+    let expected = [Got::Bytes("hello\n".into()), Got::Bytes("world\n".into())];
+    if got != expected {
+        let again = matches!(&got[1], Got::Bytes(bytes) if bytes.starts_with("hello\n"));
+        return Err(format!(
+            "{case}: expected {expected:?}, got {got:?}{}",
+            if again {
+                ": the second call got the first message again: did you peek? Peeked bytes \
+                 stay in the kernel; read takes them, so the next read gets the next bytes"
+            } else {
+                ""
+            }
+        ));
     }
 
     // A client that says nothing, with two different idle times, 2.75 s apart.
@@ -642,11 +862,13 @@ fn check_read_message(read_message: ReadMessage) -> Result<(), String> {
     }
     match off_limits(took, "an idle time of") {
         None => Ok(()),
-        Some((waits, true)) => Err(format!(
+        Some(Missed {
+            waits, alike: true, ..
+        }) => Err(format!(
             "a client that says nothing: {waits}: about the same wait for both: is `idle` used \
              at all?"
         )),
-        Some((waits, false)) => Err(format!("a client that says nothing: {waits}")),
+        Some(Missed { waits, .. }) => Err(format!("a client that says nothing: {waits}")),
     }
 }
 
@@ -804,7 +1026,7 @@ fn check_wait_for_close(wait: WaitForClose) -> Result<(), String> {
 
 /// Plausible wrong answers, each a mistake a learner could make. Every check must reject them.
 mod wrong {
-    use lesson_01::solutions::{Ending, Received};
+    use lesson_01::solutions::{self, Ending, Received};
 
     use super::ReadMessage;
     use std::io::{self, BufRead, BufReader, ErrorKind, Read};
@@ -952,6 +1174,48 @@ mod wrong {
         try_each(addrs, || deadline.saturating_duration_since(Instant::now()))
     }
 
+    /// `timeout` divided once, at the start: what a quick refusal leaves is lost.
+    pub fn connect_share_fixed_once(
+        addrs: &[SocketAddr],
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        let share = timeout / addrs.len().max(1) as u32;
+        try_each(addrs, || share)
+    }
+
+    /// Shares as in our answer, but the first address that times out ends the call.
+    pub fn connect_stop_at_first_timeout(
+        addrs: &[SocketAddr],
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        let deadline = Instant::now() + timeout;
+        let mut last = io::Error::new(ErrorKind::InvalidInput, "no address to connect to");
+        for (i, addr) in addrs.iter().enumerate() {
+            let share =
+                deadline.saturating_duration_since(Instant::now()) / (addrs.len() - i) as u32;
+            match TcpStream::connect_timeout(addr, share) {
+                Ok(stream) => return Ok(stream),
+                Err(e) if e.kind() == ErrorKind::TimedOut => return Err(e),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Our answer, but from the last address to the first.
+    pub fn connect_last_first(addrs: &[SocketAddr], timeout: Duration) -> io::Result<TcpStream> {
+        let reversed: Vec<SocketAddr> = addrs.iter().rev().copied().collect();
+        solutions::connect_any(&reversed, timeout)
+    }
+
+    /// Our answer, but a failure becomes a TimedOut of its own: why the last try failed is lost.
+    pub fn connect_own_error(addrs: &[SocketAddr], timeout: Duration) -> io::Result<TcpStream> {
+        solutions::connect_any(addrs, timeout).map_err(|e| match e.kind() {
+            ErrorKind::InvalidInput => e,
+            _ => io::Error::new(ErrorKind::TimedOut, "no address answered in time"),
+        })
+    }
+
     /// The first address only: a refusing first address ends it.
     pub fn connect_first_only(addrs: &[SocketAddr], timeout: Duration) -> io::Result<TcpStream> {
         match addrs.first() {
@@ -1037,6 +1301,9 @@ mod wrong {
     /// A read of 0 bytes passes for an empty message.
     pub const MESSAGE_EMPTY_AT_FIN: ReadMessage =
         |s, buf, idle| read_once(s, buf, Some(idle), fin_as_bytes);
+    /// A read of 0 bytes passes for silence.
+    pub const MESSAGE_SILENT_AT_FIN: ReadMessage =
+        |s, buf, idle| read_once(s, buf, Some(idle), fin_as_silence);
     /// Only TimedOut is taken for the timeout: on Linux the timeout is WouldBlock.
     pub const MESSAGE_TIMED_OUT_ONLY: ReadMessage =
         |s, buf, idle| read_once(s, buf, Some(idle), timed_out_only);
@@ -1078,6 +1345,13 @@ mod wrong {
         }
     }
 
+    fn fin_as_silence(read: io::Result<usize>) -> io::Result<Received> {
+        match read {
+            Ok(0) => Ok(Received::Silent),
+            got => ending(got),
+        }
+    }
+
     fn timed_out_only(read: io::Result<usize>) -> io::Result<Received> {
         match read {
             Err(e) if e.kind() == ErrorKind::TimedOut => Ok(Received::Silent),
@@ -1109,6 +1383,90 @@ mod wrong {
             }
         }
         ending(Ok(n))
+    }
+
+    /// Reads until the buffer is full, or until `idle` passes, then returns what it has: the
+    /// client waiting for its reply waits for `idle`.
+    pub fn message_until_full_or_timeout(
+        stream: &TcpStream,
+        buf: &mut [u8],
+        idle: Duration,
+    ) -> io::Result<Received> {
+        gather(stream, buf, idle, |_| false)
+    }
+
+    /// Reads until a newline, or until `idle` passes, then returns what it has: a message
+    /// without a newline comes back only after `idle`.
+    pub fn message_until_newline_or_timeout(
+        stream: &TcpStream,
+        buf: &mut [u8],
+        idle: Duration,
+    ) -> io::Result<Received> {
+        gather(stream, buf, idle, |got| got.contains(&b'\n'))
+    }
+
+    /// Reads with one deadline of `idle` until the buffer is full or `enough` says so, then
+    /// returns what it has (or how the stream ended, if it has nothing).
+    fn gather(
+        stream: &TcpStream,
+        buf: &mut [u8],
+        idle: Duration,
+        enough: fn(&[u8]) -> bool,
+    ) -> io::Result<Received> {
+        let deadline = Instant::now() + idle;
+        let mut n = 0;
+        let mut end = Received::Silent;
+        while n < buf.len() && !enough(&buf[..n]) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            stream.set_read_timeout(Some(left))?;
+            match (&*stream).read(&mut buf[n..]) {
+                Ok(0) => {
+                    end = Received::Closed;
+                    break;
+                }
+                Ok(got) => n += got,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(if n > 0 { Received::Bytes(n) } else { end })
+    }
+
+    /// Peeks instead of reading: the bytes stay in the kernel, and the next call gets them
+    /// again.
+    pub fn message_peeked(
+        stream: &TcpStream,
+        buf: &mut [u8],
+        idle: Duration,
+    ) -> io::Result<Received> {
+        stream.set_read_timeout(Some(idle))?;
+        ending(stream.peek(buf))
+    }
+
+    /// A read of 0 bytes taken for "nothing yet": it reads again (after a pause) until `idle`
+    /// passes, and says Silent.
+    pub fn message_zero_as_no_data(
+        stream: &TcpStream,
+        buf: &mut [u8],
+        idle: Duration,
+    ) -> io::Result<Received> {
+        let deadline = Instant::now() + idle;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(Received::Silent);
+            }
+            stream.set_read_timeout(Some(left))?;
+            match (&*stream).read(buf) {
+                Ok(0) => thread::sleep(Duration::from_millis(10)),
+                got => return ending(got),
+            }
+        }
     }
 
     /// Reads until the client closes: a client waiting for its reply waits for the timeout.
