@@ -20,7 +20,8 @@
 //! - for the Chinese edition (`book/po/`): every code block is marked `<!-- i18n:skip -->`, so
 //!   code and program output stay as the programs print them in every edition; every link to a
 //!   heading names an id written out on the heading (`{#id}`), which a translated heading keeps;
-//!   and the images and links of the translations exist too.
+//!   a translation links where its English does (a diagram may be its `images/zh-CN/` version,
+//!   which must exist) and writes italics as `<em>`, never `*x*`.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -154,10 +155,37 @@ pub fn check_book(root: &Path) -> Vec<String> {
     for po in files_with_extension(&root.join("book/po"), "po") {
         let name = po.strip_prefix(root).unwrap_or(&po).display().to_string();
         let text = fs::read_to_string(&po).unwrap_or_default();
-        for translated in translations(&text) {
+        for (english, translated) in messages(&text) {
+            let begins: String = english.chars().take(50).collect();
+            // The same links as the English, but a diagram may be its Chinese version.
+            let targets = |text: &str| {
+                let mut found: Vec<String> = links(text)
+                    .into_iter()
+                    .map(|link| link.target.replacen("images/zh-CN/", "images/", 1))
+                    .collect();
+                found.sort();
+                found
+            };
+            if targets(&translated) != targets(&english) {
+                problems.push(format!(
+                    "{name}: the translation of \"{begins}…\" links to {:?}, the English to {:?}",
+                    targets(&translated),
+                    targets(&english)
+                ));
+            }
+            if strip_inline_code(&translated)
+                .replace("**", "")
+                .contains('*')
+            {
+                problems.push(format!(
+                    "{name}: the translation of \"{begins}…\" writes italics with `*`: write \
+                     <em>…</em> (mdbook-gettext turns *x* into _x_, which does not render \
+                     between Chinese characters)"
+                ));
+            }
             for link in links(&translated) {
-                // A `#fragment` alone points into the message's own chapter, whose English
-                // link is checked above; the translation keeps the same target.
+                // A `#fragment` alone points into the message's own chapter: the same target
+                // as the English's (above), which is checked in the chapter.
                 if is_external(&link.target) || link.target.starts_with('#') {
                     continue;
                 }
@@ -277,27 +305,39 @@ fn translatable_code_blocks(text: &str) -> Vec<usize> {
     unmarked
 }
 
-/// The translations (`msgstr`) of a PO file, unescaped; the header's is left out.
-fn translations(po: &str) -> Vec<String> {
+/// The messages of a PO file that have a translation, as (English, translation), unescaped;
+/// the header and obsolete messages (`#~`) are left out.
+fn messages(po: &str) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    let mut current: Option<String> = None;
-    for line in po.lines() {
-        let line = line.trim();
-        if let Some(rest) = line.strip_prefix("msgstr ") {
-            if let Some(done) = current.take() {
-                found.push(done);
-            }
-            current = Some(unquote(rest));
+    let (mut english, mut translated) = (String::new(), String::new());
+    // Which string the continuation lines (`"..."`) belong to.
+    let mut reading: Option<&str> = None;
+    let mut finish = |english: &mut String, translated: &mut String| {
+        if !english.is_empty() && !translated.is_empty() {
+            found.push((std::mem::take(english), std::mem::take(translated)));
+        }
+        english.clear();
+        translated.clear();
+    };
+    for line in po.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("msgid ") {
+            finish(&mut english, &mut translated);
+            english = unquote(rest);
+            reading = Some("msgid");
+        } else if let Some(rest) = line.strip_prefix("msgstr ") {
+            translated = unquote(rest);
+            reading = Some("msgstr");
         } else if line.starts_with('"') {
-            if let Some(text) = current.as_mut() {
-                text.push_str(&unquote(line));
+            match reading {
+                Some("msgid") => english.push_str(&unquote(line)),
+                Some("msgstr") => translated.push_str(&unquote(line)),
+                _ => {}
             }
-        } else if let Some(done) = current.take() {
-            found.push(done);
+        } else {
+            reading = None;
         }
     }
-    found.extend(current);
-    found.retain(|text| !text.is_empty() && !text.starts_with("Project-Id-Version"));
+    finish(&mut english, &mut translated);
     found
 }
 

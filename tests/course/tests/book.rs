@@ -52,11 +52,13 @@ fn the_book_check_reports_each_kind_of_breakage() {
          See [running](#run-it) and ![ok](images/ok.svg).\n\n\
          <!-- i18n:skip -->\n```text\n{{{{#include output/run.txt}}}}\n```\n"
     );
-    // A translation whose diagram is missing.
+    // Translations: one whose diagram is missing, one whose link moved, one with *italics*.
     write(
         "book/po/zh-CN.po",
         "msgid \"\"\nmsgstr \"Project-Id-Version: x\\n\"\n\n\
-         msgid \"See ![ok](images/ok.svg).\"\nmsgstr \"见 ![好](images/zh-CN/gone.svg)。\"\n",
+         msgid \"See ![ok](images/ok.svg).\"\nmsgstr \"见 ![好](images/zh-CN/gone.svg)。\"\n\n\
+         msgid \"See [running](#run-it).\"\nmsgstr \"见[运行](#运行)。\"\n\n\
+         msgid \"A _word_.\"\nmsgstr \"一个*词*。\"\n",
     );
     write("book/src/images/zh-CN/ok.svg", "<svg/>");
     // Two quotes without their caption: one with none, one whose caption names another file.
@@ -88,6 +90,9 @@ fn the_book_check_reports_each_kind_of_breakage() {
         "links to #stop-it, a heading of ch1.md whose id is not written out",
         "has a code block without `<!-- i18n:skip -->`",
         "book/po/zh-CN.po has a broken image: images/zh-CN/gone.svg",
+        "the translation of \"See ![ok](images/ok.svg).…\" links to [\"images/gone.svg\"]",
+        "the translation of \"See [running](#run-it).…\" links to [\"#运行\"]",
+        "the translation of \"A _word_.…\" writes italics with `*`",
     ];
     for needle in expect {
         assert!(
